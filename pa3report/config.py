@@ -1,0 +1,264 @@
+"""Experiment configs: TOML entries checked once at load into frozen dataclasses.
+
+Everything downstream (runner, training, report) trusts these objects, so every rule
+about what a valid experiment is lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import UserError, closest
+
+MODELS = ("RegressionCNN", "CNN", "UNet")
+OPTIMIZERS = ("adam", "sgd")
+TASKS = ("regression", "colourization", "super_resolution")
+QUESTIONS = (
+    "1.1", "1.2", "1.3", "1.4", "1.5",
+    "2.1", "2.2",
+    "3.1", "3.2", "3.3",
+    "4.1", "4.2",
+    "5.1", "5.2", "5.3",
+    "6.1", "6.2", "6.3",
+)
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+# --quick: a preview small enough for tests and a first look at the report.
+QUICK_EPOCHS = 2
+QUICK_TRAIN_IMAGES = 1000
+QUICK_VAL_IMAGES = 200
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One training run as the experiment list describes it; defaults are the handout's."""
+
+    name: str
+    model: str
+    task: str
+    questions: tuple[str, ...] = ()
+    title: str = ""
+    epochs: int = 25
+    batch_size: int = 100
+    learn_rate: float = 0.001
+    num_filters: int = 32
+    kernel: int = 3
+    seed: int = 0
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task != "regression"
+
+    @property
+    def in_channels(self) -> int:
+        return 3 if self.task == "super_resolution" else 1
+
+
+# Fields a user may write in TOML or pass to --set, with the type they must have.
+FIELD_TYPES: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Experiment)}
+_PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple}
+REQUIRED = ("name", "model", "task")
+# Hyper-parameters that --set may change (the rest identify the experiment).
+SETTABLE = ("epochs", "batch_size", "learn_rate", "num_filters", "kernel", "seed", "optimizer",
+            "weight_decay")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """An experiment as it will actually be trained: quick previews shrink it."""
+
+    experiment: Experiment
+    quick: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.experiment.name
+
+    @property
+    def epochs(self) -> int:
+        return min(self.experiment.epochs, QUICK_EPOCHS) if self.quick else self.experiment.epochs
+
+    @property
+    def train_images(self) -> int | None:
+        return QUICK_TRAIN_IMAGES if self.quick else None
+
+    @property
+    def val_images(self) -> int | None:
+        return QUICK_VAL_IMAGES if self.quick else None
+
+    def hyper(self, *, with_epochs: bool = True) -> dict[str, Any]:
+        """What determines the result (the name and questions do not)."""
+        e = self.experiment
+        out: dict[str, Any] = {
+            "model": e.model, "task": e.task, "batch_size": e.batch_size,
+            "learn_rate": e.learn_rate, "num_filters": e.num_filters, "kernel": e.kernel,
+            "seed": e.seed, "optimizer": e.optimizer, "weight_decay": e.weight_decay,
+            "train_images": self.train_images, "val_images": self.val_images,
+        }
+        if with_epochs:
+            out["epochs"] = self.epochs
+        return out
+
+
+def _where(path: Path | str, entry: str | None, key: str | None) -> str:
+    parts = [str(path)]
+    if entry is not None:
+        parts.append(f"experiment {entry!r}")
+    if key is not None:
+        parts.append(f"key {key!r}")
+    return ", ".join(parts)
+
+
+def _check_value(key: str, value: Any) -> Any:
+    """Return the value converted to its field type, or raise ValueError saying why."""
+    want = _PY_TYPES[FIELD_TYPES[key]]
+    if want is tuple:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of strings")
+        value = tuple(value)
+    elif want is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
+        value = float(value)
+    elif want is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be an integer, got {type(value).__name__} {value!r}")
+    elif not isinstance(value, str):
+        raise ValueError(f"must be a string, got {type(value).__name__} {value!r}")
+
+    if key == "name" and not NAME_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a safe name: use lower-case letters, digits and '_', "
+            "starting with a letter (it becomes a folder name)")
+    if key == "model" and value not in MODELS:
+        raise ValueError(f"unknown model {value!r}{closest(value, MODELS)}; known: {', '.join(MODELS)}")
+    if key == "task" and value not in TASKS:
+        raise ValueError(f"unknown task {value!r}{closest(value, TASKS)}; known: {', '.join(TASKS)}")
+    if key == "optimizer" and value not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {value!r}{closest(value, OPTIMIZERS)}; known: {', '.join(OPTIMIZERS)}")
+    if key == "weight_decay" and not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be in [0, 1], got {value}")
+    if key == "questions":
+        for q in value:
+            if q not in QUESTIONS:
+                raise ValueError(f"unknown question {q!r}{closest(q, QUESTIONS)}")
+    ranges = {
+        "epochs": (1, 1000), "batch_size": (1, 50000), "num_filters": (1, 1024),
+        "kernel": (1, 15), "seed": (0, 2**31 - 1),
+    }
+    if key in ranges:
+        lo, hi = ranges[key]
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+    if key == "kernel" and value % 2 == 0:
+        raise ValueError(f"must be odd so 'same' padding keeps the image size, got {value}")
+    if key == "learn_rate" and not 0.0 < value <= 1.0:
+        raise ValueError(f"must be in (0, 1], got {value}")
+    return value
+
+
+def build_experiment(raw: dict[str, Any], where: Path | str) -> Experiment:
+    """Validate one table from the experiment list."""
+    entry = raw.get("name") if isinstance(raw.get("name"), str) else None
+    for key in raw:
+        if key not in FIELD_TYPES:
+            raise UserError(
+                f"{_where(where, entry, key)}: unknown key{closest(key, FIELD_TYPES)}. "
+                f"Valid keys are: {', '.join(FIELD_TYPES)}.")
+    for key in REQUIRED:
+        if key not in raw:
+            raise UserError(f"{_where(where, entry, None)}: the required key {key!r} is missing.")
+    values = {}
+    for key, value in raw.items():
+        try:
+            values[key] = _check_value(key, value)
+        except ValueError as exc:
+            raise UserError(f"{_where(where, entry, key)}: {exc}.") from None
+    exp = Experiment(**values)
+    if (exp.task == "regression") != (exp.model == "RegressionCNN"):
+        raise UserError(
+            f"{_where(where, entry, 'model')}: model {exp.model!r} does not fit task {exp.task!r}; "
+            "RegressionCNN is for 'regression', CNN and UNet for 'colourization' and 'super_resolution'.")
+    return exp
+
+
+def load_experiments(directory: Path) -> tuple[Experiment, ...]:
+    """Every experiment in every `*.toml` file of `directory`, in file then entry order."""
+    files = sorted(Path(directory).glob("*.toml"))
+    if not files:
+        raise UserError(
+            f"No experiment list found: {directory} holds no *.toml file. "
+            "Run from the project folder or pass --experiments DIR.")
+    seen: dict[str, Path] = {}
+    out: list[Experiment] = []
+    for path in files:
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{path}: TOML syntax error: {exc}. Fix the file and run again.") from None
+        unknown = [k for k in doc if k != "experiment"]
+        if unknown:
+            raise UserError(
+                f"{path}: unknown top-level table {unknown[0]!r}{closest(unknown[0], ['experiment'])}; "
+                "write each run as an [[experiment]] table.")
+        entries = doc.get("experiment", [])
+        if not isinstance(entries, list):
+            raise UserError(f"{path}: 'experiment' must be an array of tables: write [[experiment]].")
+        for raw in entries:
+            exp = build_experiment(raw, path)
+            if exp.name in seen:
+                raise UserError(
+                    f"{path}, experiment {exp.name!r}: duplicate name, already defined in "
+                    f"{seen[exp.name]}. Every experiment needs its own name.")
+            seen[exp.name] = path
+            out.append(exp)
+    return tuple(out)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """Turn `--set key=value` strings into checked field values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise UserError(f"--set {item!r}: expected key=value, for example --set epochs=2.")
+        if key not in SETTABLE:
+            raise UserError(
+                f"--set {item!r}: {key!r} cannot be set{closest(key, SETTABLE)}. "
+                f"Settable keys: {', '.join(SETTABLE)}.")
+        try:
+            raw: Any = tomllib.loads(f"v = {text.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            raw = text.strip()
+        try:
+            out[key] = _check_value(key, raw)
+        except ValueError as exc:
+            raise UserError(f"--set {item!r}: {key} {exc}.") from None
+    return out
+
+
+def apply_overrides(exp: Experiment, overrides: dict[str, Any]) -> Experiment:
+    return dataclasses.replace(exp, **overrides) if overrides else exp
+
+
+def find(experiments: Iterable[Experiment], name: str) -> Experiment:
+    by_name = {e.name: e for e in experiments}
+    if name not in by_name:
+        raise UserError(
+            f"No experiment named {name!r}{closest(name, by_name)}. "
+            "`python -m pa3report list` shows every experiment.")
+    return by_name[name]
+
+
+__all__ = [
+    "Experiment", "RunSpec", "MODELS", "TASKS", "QUESTIONS", "SETTABLE",
+    "load_experiments", "parse_overrides", "apply_overrides", "find", "build_experiment",
+]

@@ -1,0 +1,258 @@
+"""Decide what needs training, train it once, and file the results in the store.
+
+Runs whose configs differ only in `epochs` share one trajectory: it is trained once to
+the largest epoch count and every shorter run is saved as a snapshot on the way, which
+is identical to training it separately because batch order depends only on (seed, epoch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import data as data_mod
+from .config import Experiment, RunSpec
+from .data import Horses, TaskData
+from .store import SHORT, RunResult, Store, atomic_write, digest, sha256_bytes
+from .train import TrainState, new_state, pick_device, sample_outputs, train
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Modules whose source changes what a run computes.
+RESULT_MODULES = ("data.py", "models.py", "train.py")
+
+
+def code_digest(files: Iterable[Path] | None = None) -> str:
+    paths = list(files) if files is not None else [PACKAGE_DIR / m for m in RESULT_MODULES]
+    return digest({p.name: sha256_bytes(p.read_bytes()) for p in paths})
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where the project's inputs live and where it writes."""
+
+    root: Path
+    build: Path
+
+    @classmethod
+    def from_root(cls, root: Path, env: dict[str, str] | None = None) -> "Paths":
+        env = os.environ if env is None else env
+        build = Path(env.get("PA3_BUILD", "")).expanduser() if env.get("PA3_BUILD") else root / "build"
+        return cls(root.resolve(), build.resolve())
+
+    @property
+    def experiments(self) -> Path:
+        return self.root / "experiments"
+
+    @property
+    def data_cache(self) -> Path:
+        return self.build / "data"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The data and palette every run of one invocation shares."""
+
+    horses: Horses
+    palette: np.ndarray
+    palette_source: str
+
+    @property
+    def palette_digest(self) -> str:
+        return sha256_bytes(np.ascontiguousarray(self.palette, dtype=np.float32).tobytes())
+
+
+def palette_path(paths: Paths, identity: str) -> Path:
+    return paths.build / "palette" / f"kmeans-{identity[:SHORT]}-k{data_mod.NUM_COLOURS}.npy"
+
+
+def load_palette(paths: Paths, horses: Horses, env: dict[str, str]) -> tuple[np.ndarray, str]:
+    """A user palette from PA3_PALETTE, else k-means on the horse pixels (computed once)."""
+    if env.get("PA3_PALETTE"):
+        path = Path(env["PA3_PALETTE"]).expanduser()
+        return data_mod.read_palette(path), str(path)
+    path = palette_path(paths, horses.identity)
+    if path.is_file():
+        return data_mod.read_palette(path), "k-means (cached)"
+    print(f"fitting the {data_mod.NUM_COLOURS}-colour palette (k-means on training pixels) ...",
+          file=sys.stderr)
+    palette = data_mod.fit_palette(data_mod.to_unit(horses.train))
+    buf = io.BytesIO()
+    np.save(buf, palette[None])
+    atomic_write(path, buf.getvalue())
+    return palette, "k-means"
+
+
+def load_inputs(paths: Paths, env: dict[str, str] | None = None, download: bool = True) -> Inputs:
+    env = dict(os.environ if env is None else env)
+    folder = data_mod.locate(paths.data_cache, env, download=download)
+    horses = data_mod.load_horses(folder)
+    palette, source = load_palette(paths, horses, env)
+    return Inputs(horses, palette, source)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    spec: RunSpec
+    result: RunResult
+    how: str  # "cached", "ran", "snapshot" (saved on the way of a longer run), "resumed"
+
+
+@dataclass
+class Runner:
+    """Trains and caches runs for one invocation; holds the shared inputs in memory."""
+
+    paths: Paths
+    inputs: Inputs
+    device: torch.device = field(default_factory=pick_device)
+    code: str = field(default_factory=code_digest)
+    show_progress: bool | None = None
+    _task_data: dict[tuple, TaskData] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Store:
+        return Store(self.paths.build)
+
+    def _keys(self, spec: RunSpec, with_epochs: bool) -> str:
+        return digest({"hyper": spec.hyper(with_epochs=with_epochs), "code": self.code,
+                       "data": self.inputs.horses.identity, "palette": self.inputs.palette_digest})
+
+    def fingerprint(self, spec: RunSpec) -> str:
+        return self._keys(spec, True)
+
+    def trajectory(self, spec: RunSpec) -> str:
+        return self._keys(spec, False)
+
+    def cached(self, spec: RunSpec, report: bool = True) -> RunResult | None:
+        return self.store.load(spec.name, self.fingerprint(spec), report=report)
+
+    def status(self, spec: RunSpec) -> str:
+        stored = self.store.fingerprints(spec.name)
+        if self.fingerprint(spec)[:SHORT] in stored:
+            return "cached" if self.cached(spec, report=False) else "damaged"
+        return "stale" if stored else "missing"
+
+    def task_data(self, spec: RunSpec) -> TaskData:
+        e = spec.experiment
+        key = (e.task, e.seed, spec.train_images, spec.val_images)
+        if key not in self._task_data:
+            self._task_data[key] = data_mod.make_task_data(
+                self.inputs.horses, self.inputs.palette, e.task, e.seed,
+                spec.train_images, spec.val_images)
+        return self._task_data[key]
+
+    # ----------------------------------------------------------------- running
+
+    def run(self, specs: Iterable[RunSpec], force: bool = False) -> list[Outcome]:
+        """Results for every spec, training only what is not cached (or all with force)."""
+        specs = list(specs)
+        groups: dict[str, list[RunSpec]] = {}
+        for spec in specs:
+            groups.setdefault(self.trajectory(spec), []).append(spec)
+        done: dict[RunSpec, Outcome] = {}
+        for trajectory, members in groups.items():
+            for outcome in self._run_trajectory(trajectory, members, force):
+                done[outcome.spec] = outcome
+        return [done[s] for s in specs]
+
+    def _run_trajectory(self, trajectory: str, members: list[RunSpec], force: bool) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        todo = []
+        for spec in members:
+            hit = None if force else self.cached(spec)
+            if hit is not None:
+                outcomes.append(Outcome(spec, hit, "cached"))
+            else:
+                todo.append(spec)
+        if not todo:
+            return outcomes
+        with self.store.lock(trajectory):
+            # Another process may have finished these while we waited for the lock.
+            if not force:
+                for spec in list(todo):
+                    hit = self.cached(spec, report=False)
+                    if hit is not None:
+                        outcomes.append(Outcome(spec, hit, "cached"))
+                        todo.remove(spec)
+            if todo:
+                outcomes.extend(self._train(trajectory, todo, force))
+        return outcomes
+
+    def _train(self, trajectory: str, todo: list[RunSpec], force: bool) -> list[Outcome]:
+        longest = max(todo, key=lambda s: s.epochs)
+        shortest = min(s.epochs for s in todo)
+        data = self.task_data(longest)
+        state = new_state(longest, self.device, len(self.inputs.palette))
+        saved = None if force else self.store.load_checkpoint(trajectory)
+        resumed_at = 0
+        if saved is not None and len(saved["history"]) <= shortest:
+            state.load_state_dict(saved)
+            resumed_at = state.epoch
+        by_epoch: dict[int, list[RunSpec]] = {}
+        for spec in todo:
+            by_epoch.setdefault(spec.epochs, []).append(spec)
+        outcomes: list[Outcome] = []
+
+        def file_results(st: TrainState) -> None:
+            for spec in by_epoch.get(st.epoch, []):
+                how = "resumed" if resumed_at else "ran" if spec.epochs == longest.epochs else "snapshot"
+                outcomes.append(Outcome(spec, self._save(spec, st, data, trajectory), how))
+
+        def on_epoch(st: TrainState) -> None:
+            self.store.save_checkpoint(trajectory, st.state_dict())
+            file_results(st)
+
+        file_results(state)  # a checkpoint may already sit exactly at a requested epoch
+        train(longest, data, self.device, state, on_epoch, self.show_progress)
+        return outcomes
+
+    def _save(self, spec: RunSpec, state: TrainState, data: TaskData, trajectory: str) -> RunResult:
+        history = pd.DataFrame(state.history[:spec.epochs])
+        final = {k: float(v) for k, v in history.iloc[-1].items()}
+        samples = sample_outputs(state.model, spec.experiment.task, data, self.device)
+        if spec.experiment.task == "super_resolution":
+            samples["bilinear"] = data_mod.bilinear_baseline(data.sample_rgb)
+        meta: dict[str, Any] = {
+            "experiment": dataclasses.asdict(spec.experiment),
+            "hyper": spec.hyper(),
+            "quick": spec.quick,
+            "trajectory": trajectory,
+            "final": final,
+            "seconds": float(history["epoch_seconds"].sum()),
+            "device": device_name(self.device),
+            "torch": torch.__version__,
+            "palette": self.inputs.palette_source,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        weights = {k: v.detach().cpu() for k, v in state.model.state_dict().items()}
+        return self.store.save(spec.name, self.fingerprint(spec), meta, history, weights, samples)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def specs_for(experiments: Iterable[Experiment], quick: bool) -> list[RunSpec]:
+    return [RunSpec(e, quick) for e in experiments]
+
+
+def summary_line(outcome: Outcome) -> str:
+    f = outcome.result.final
+    metric = (f"val_mse {f['val_mse']:.5f}" if outcome.spec.experiment.task == "regression"
+              else f"val_acc {f['val_acc']:.2f}%")
+    preview = " [quick preview]" if outcome.spec.quick else ""
+    return (f"{outcome.spec.name:<24} {outcome.how:<8} epochs {outcome.spec.epochs:>3}  "
+            f"train_loss {f['train_loss']:.4f}  val_loss {f['val_loss']:.4f}  {metric}  "
+            f"{outcome.result.meta['seconds']:.1f}s{preview}")
+
