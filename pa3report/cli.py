@@ -55,8 +55,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     experiments = _selected(args)
     runner = _runner(args)
-    for outcome in runner.run(specs_for(experiments, args.quick), force=args.force):
-        print(summary_line(outcome), flush=True)
+    runner.run(specs_for(experiments, args.quick), force=args.force,
+               on_outcome=lambda outcome: print(summary_line(outcome), flush=True))
     return 0
 
 

@@ -51,6 +51,12 @@ class Experiment:
     seed: int = 0
     optimizer: str = "adam"
     weight_decay: float = 0.0
+    group: str = ""  # the entry's name when `seeds` expanded it into several runs
+
+    @property
+    def base(self) -> str:
+        """The name shared by every seed of this entry."""
+        return self.group or self.name
 
     @property
     def is_classification(self) -> bool:
@@ -61,9 +67,12 @@ class Experiment:
         return 3 if self.task == "super_resolution" else 1
 
 
-# Fields a user may write in TOML or pass to --set, with the type they must have.
-FIELD_TYPES: dict[str, type] = {f.name: f.type for f in dataclasses.fields(Experiment)}
-_PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple}
+# Keys a user may write in TOML, with the type they must have. `seeds` expands one entry
+# into one run per seed (the first keeps the name, the others get a _s<seed> suffix).
+FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in dataclasses.fields(Experiment)
+                               if f.name != "group"}
+FIELD_TYPES["seeds"] = "tuple[int, ...]"
+_PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple, "tuple[int, ...]": list}
 REQUIRED = ("name", "model", "task")
 # Hyper-parameters that --set may change (the rest identify the experiment).
 SETTABLE = ("epochs", "batch_size", "learn_rate", "num_filters", "kernel", "seed", "optimizer",
@@ -123,6 +132,13 @@ def _check_value(key: str, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ValueError("must be a list of strings")
         value = tuple(value)
+    elif want is list:
+        if not isinstance(value, (list, tuple)) or not value or not all(
+                isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31 for v in value):
+            raise ValueError("must be a non-empty list of seeds (integers >= 0)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"lists a seed twice: {list(value)}")
+        value = tuple(value)
     elif want is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"must be a number, got {type(value).__name__} {value!r}")
@@ -164,8 +180,8 @@ def _check_value(key: str, value: Any) -> Any:
     return value
 
 
-def build_experiment(raw: dict[str, Any], where: Path | str) -> Experiment:
-    """Validate one table from the experiment list."""
+def build_experiments(raw: dict[str, Any], where: Path | str) -> list[Experiment]:
+    """Validate one table from the experiment list; `seeds` makes one run per seed."""
     entry = raw.get("name") if isinstance(raw.get("name"), str) else None
     for key in raw:
         if key not in FIELD_TYPES:
@@ -181,12 +197,18 @@ def build_experiment(raw: dict[str, Any], where: Path | str) -> Experiment:
             values[key] = _check_value(key, value)
         except ValueError as exc:
             raise UserError(f"{_where(where, entry, key)}: {exc}.") from None
+    if "seeds" in values and "seed" in values:
+        raise UserError(f"{_where(where, entry, 'seeds')}: give either 'seed' or 'seeds', not both.")
+    seeds = values.pop("seeds", None)
     exp = Experiment(**values)
     if (exp.task == "regression") != (exp.model == "RegressionCNN"):
         raise UserError(
             f"{_where(where, entry, 'model')}: model {exp.model!r} does not fit task {exp.task!r}; "
             "RegressionCNN is for 'regression', CNN and UNet for 'colourization' and 'super_resolution'.")
-    return exp
+    if seeds is None:
+        return [exp]
+    return [dataclasses.replace(exp, seed=s, group=exp.name, name=exp.name if i == 0 else f"{exp.name}_s{s}")
+            for i, s in enumerate(seeds)]
 
 
 def load_experiments(directory: Path) -> tuple[Experiment, ...]:
@@ -212,13 +234,13 @@ def load_experiments(directory: Path) -> tuple[Experiment, ...]:
         if not isinstance(entries, list):
             raise UserError(f"{path}: 'experiment' must be an array of tables: write [[experiment]].")
         for raw in entries:
-            exp = build_experiment(raw, path)
-            if exp.name in seen:
-                raise UserError(
-                    f"{path}, experiment {exp.name!r}: duplicate name, already defined in "
-                    f"{seen[exp.name]}. Every experiment needs its own name.")
-            seen[exp.name] = path
-            out.append(exp)
+            for exp in build_experiments(raw, path):
+                if exp.name in seen:
+                    raise UserError(
+                        f"{path}, experiment {exp.name!r}: duplicate name, already defined in "
+                        f"{seen[exp.name]}. Every experiment needs its own name.")
+                seen[exp.name] = path
+                out.append(exp)
     return tuple(out)
 
 
@@ -260,5 +282,5 @@ def find(experiments: Iterable[Experiment], name: str) -> Experiment:
 
 __all__ = [
     "Experiment", "RunSpec", "MODELS", "TASKS", "QUESTIONS", "SETTABLE",
-    "load_experiments", "parse_overrides", "apply_overrides", "find", "build_experiment",
+    "load_experiments", "parse_overrides", "apply_overrides", "find", "build_experiments",
 ]

@@ -14,15 +14,16 @@ import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import data as data_mod
+from . import cifar, data as data_mod
 from .config import Experiment, RunSpec
-from .data import Horses, TaskData
+from .cifar import Horses
+from .data import TaskData
 from .store import SHORT, RunResult, Store, atomic_write, digest, sha256_bytes
 from .train import TrainState, new_state, pick_device, sample_outputs, train
 
@@ -94,8 +95,8 @@ def load_palette(paths: Paths, horses: Horses, env: dict[str, str]) -> tuple[np.
 
 def load_inputs(paths: Paths, env: dict[str, str] | None = None, download: bool = True) -> Inputs:
     env = dict(os.environ if env is None else env)
-    folder = data_mod.locate(paths.data_cache, env, download=download)
-    horses = data_mod.load_horses(folder)
+    folder = cifar.locate(paths.data_cache, env, download=download)
+    horses = cifar.load_horses(folder)
     palette, source = load_palette(paths, horses, env)
     return Inputs(horses, palette, source)
 
@@ -152,25 +153,36 @@ class Runner:
 
     # ----------------------------------------------------------------- running
 
-    def run(self, specs: Iterable[RunSpec], force: bool = False) -> list[Outcome]:
-        """Results for every spec, training only what is not cached (or all with force)."""
+    def run(self, specs: Iterable[RunSpec], force: bool = False,
+            on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+        """Results for every spec, training only what is not cached (or all with force).
+
+        on_outcome hears about each result as soon as it is filed, in completion order.
+        """
         specs = list(specs)
         groups: dict[str, list[RunSpec]] = {}
         for spec in specs:
             groups.setdefault(self.trajectory(spec), []).append(spec)
         done: dict[RunSpec, Outcome] = {}
         for trajectory, members in groups.items():
-            for outcome in self._run_trajectory(trajectory, members, force):
+            for outcome in self._run_trajectory(trajectory, members, force, on_outcome):
                 done[outcome.spec] = outcome
         return [done[s] for s in specs]
 
-    def _run_trajectory(self, trajectory: str, members: list[RunSpec], force: bool) -> list[Outcome]:
+    def _run_trajectory(self, trajectory: str, members: list[RunSpec], force: bool,
+                        on_outcome: Callable[[Outcome], None] | None) -> list[Outcome]:
         outcomes: list[Outcome] = []
+
+        def file(outcome: Outcome) -> None:
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+
         todo = []
         for spec in members:
             hit = None if force else self.cached(spec)
             if hit is not None:
-                outcomes.append(Outcome(spec, hit, "cached"))
+                file(Outcome(spec, hit, "cached"))
             else:
                 todo.append(spec)
         if not todo:
@@ -181,13 +193,14 @@ class Runner:
                 for spec in list(todo):
                     hit = self.cached(spec, report=False)
                     if hit is not None:
-                        outcomes.append(Outcome(spec, hit, "cached"))
+                        file(Outcome(spec, hit, "cached"))
                         todo.remove(spec)
             if todo:
-                outcomes.extend(self._train(trajectory, todo, force))
+                self._train(trajectory, todo, force, file)
         return outcomes
 
-    def _train(self, trajectory: str, todo: list[RunSpec], force: bool) -> list[Outcome]:
+    def _train(self, trajectory: str, todo: list[RunSpec], force: bool,
+               file: Callable[[Outcome], None]) -> None:
         longest = max(todo, key=lambda s: s.epochs)
         shortest = min(s.epochs for s in todo)
         data = self.task_data(longest)
@@ -200,12 +213,11 @@ class Runner:
         by_epoch: dict[int, list[RunSpec]] = {}
         for spec in todo:
             by_epoch.setdefault(spec.epochs, []).append(spec)
-        outcomes: list[Outcome] = []
 
         def file_results(st: TrainState) -> None:
             for spec in by_epoch.get(st.epoch, []):
                 how = "resumed" if resumed_at else "ran" if spec.epochs == longest.epochs else "snapshot"
-                outcomes.append(Outcome(spec, self._save(spec, st, data, trajectory), how))
+                file(Outcome(spec, self._save(spec, st, data, trajectory), how))
 
         def on_epoch(st: TrainState) -> None:
             self.store.save_checkpoint(trajectory, st.state_dict())
@@ -213,7 +225,6 @@ class Runner:
 
         file_results(state)  # a checkpoint may already sit exactly at a requested epoch
         train(longest, data, self.device, state, on_epoch, self.show_progress)
-        return outcomes
 
     def _save(self, spec: RunSpec, state: TrainState, data: TaskData, trajectory: str) -> RunResult:
         history = pd.DataFrame(state.history[:spec.epochs])

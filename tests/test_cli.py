@@ -1,0 +1,86 @@
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+# A real (possibly offline, horse-only) copy of CIFAR-10 lying next to the project, if any.
+REAL_DATA = os.environ.get("PA3_REAL_DATA") or next(
+    (str(p) for p in sorted(PROJECT.parent.glob("*/data/cifar-10-batches-py"))), "")
+
+
+def cli(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "pa3report", "--root", str(root), *args],
+                          capture_output=True, text=True, env=full_env, timeout=600)
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: ")
+    for w in words:
+        assert w in proc.stderr
+
+
+def test_list_run_results(tiny_experiments):
+    out = cli(tiny_experiments, "list")
+    assert out.returncode == 0, out.stderr
+    assert "tiny_cnn" in out.stdout and "missing" in out.stdout
+    run = cli(tiny_experiments, "run", "tiny_reg")
+    assert run.returncode == 0, run.stderr
+    assert "tiny_reg" in run.stdout and "ran" in run.stdout and "val_mse" in run.stdout
+    again = cli(tiny_experiments, "run", "tiny_reg")
+    assert "cached" in again.stdout
+    res = cli(tiny_experiments, "results", "tiny_reg", "--json")
+    doc = json.loads(res.stdout)
+    assert doc["cached"] is True and len(doc["history"]) == 2
+    assert set(doc["history"][0]) >= {"train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds"}
+    other = json.loads(cli(tiny_experiments, "results", "tiny_reg", "--set", "epochs=1", "--json").stdout)
+    assert len(other["history"]) == 1 and other["fingerprint"] != doc["fingerprint"]
+    listing = cli(tiny_experiments, "list").stdout
+    assert any(l.startswith("tiny_reg") and l.endswith("cached") for l in listing.splitlines())
+
+
+def test_unknown_experiment_suggests(tiny_experiments):
+    assert_user_error(cli(tiny_experiments, "run", "tiny_cn"), "tiny_cnn")
+
+
+def test_bad_set(tiny_experiments):
+    assert_user_error(cli(tiny_experiments, "run", "tiny_reg", "--set", "epoch=2"), "epochs")
+
+
+def test_bad_config_runs_nothing(tiny_experiments):
+    (tiny_experiments / "experiments" / "zz.toml").write_text(
+        '[[experiment]]\nname = "bad"\nmodel = "CNN"\ntask = "colourization"\nbatchsize = 3\n')
+    assert_user_error(cli(tiny_experiments, "run", "--all"), "zz.toml", "'bad'", "batch_size")
+    assert not (tiny_experiments / "build" / "runs").exists()
+
+
+def test_offline_without_data_is_a_clear_error(tiny_experiments, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PA3_DATA"}
+    env["PA3_OFFLINE"] = "1"
+    proc = subprocess.run([sys.executable, "-m", "pa3report", "--root", str(tiny_experiments), "run", "tiny_reg"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert_user_error(proc, "cs.toronto.edu", "PA3_DATA", "cifar-10-batches-py")
+
+
+@pytest.mark.skipif(not REAL_DATA, reason="no real CIFAR-10 copy next to the project (set PA3_REAL_DATA)")
+def test_real_data_quick_run(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "experiments").mkdir()
+    (root / "experiments" / "one.toml").write_text(
+        '[[experiment]]\nname = "p3_unet"\nmodel = "UNet"\ntask = "colourization"\n')
+    proc = cli(root, "results", "p3_unet", "--quick", "--set", "epochs=1", "--json",
+               env={"PA3_DATA": REAL_DATA, "PA3_PALETTE": ""})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["quick"] is True and len(doc["history"]) == 1
+    # One epoch on 1000 real horses already beats guessing uniformly over 24 colours.
+    assert doc["final"]["train_loss"] < math.log(24)
+    assert 0.0 < doc["final"]["val_acc"] < 100.0

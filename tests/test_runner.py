@@ -1,0 +1,120 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from pa3report import config
+from pa3report.config import RunSpec
+from pa3report.runner import Paths, Runner, code_digest, load_inputs
+
+CPU = torch.device("cpu")
+
+
+def make_runner(root: Path, **kw) -> Runner:
+    paths = Paths.from_root(root)
+    return Runner(paths, load_inputs(paths), device=CPU, show_progress=False, **kw)
+
+
+def specs(root: Path, quick: bool = False) -> dict[str, RunSpec]:
+    return {e.name: RunSpec(e, quick) for e in config.load_experiments(root / "experiments")}
+
+
+def test_cache_hit_then_config_change_is_a_miss(tiny_experiments):
+    runner = make_runner(tiny_experiments)
+    s = specs(tiny_experiments)["tiny_reg"]
+    assert runner.status(s) == "missing"
+    (first,) = runner.run([s])
+    assert first.how == "ran" and runner.status(s) == "cached"
+    (again,) = runner.run([s])
+    assert again.how == "cached" and again.result.fingerprint == first.result.fingerprint
+    changed = RunSpec(dataclasses.replace(s.experiment, batch_size=8))
+    assert runner.status(changed) == "stale"
+    (third,) = runner.run([changed])
+    assert third.how == "ran" and third.result.fingerprint != first.result.fingerprint
+
+
+def test_code_change_invalidates(tiny_experiments, tmp_path):
+    s = specs(tiny_experiments)["tiny_reg"]
+    runner = make_runner(tiny_experiments)
+    runner.run([s])
+    module = tmp_path / "train.py"
+    module.write_text("x = 1\n")
+    before = code_digest([module])
+    module.write_text("x = 2\n")
+    edited = make_runner(tiny_experiments, code=code_digest([module]))
+    assert code_digest([module]) != before
+    assert edited.status(s) == "stale"
+    assert edited.run([s])[0].how == "ran"
+
+
+def test_shared_trajectory_equals_separate_runs(tiny_experiments, tmp_path):
+    sp = specs(tiny_experiments)
+    shared = make_runner(tiny_experiments)
+    outs = {o.spec.name: o for o in shared.run([sp["tiny_cnn"], sp["tiny_cnn_e1"]])}
+    assert outs["tiny_cnn"].how == "ran" and outs["tiny_cnn_e1"].how == "snapshot"
+    # Train the 1-epoch run alone in a fresh build folder.
+    alone_root = tmp_path / "alone"
+    alone_root.mkdir()
+    (alone_root / "experiments").symlink_to(tiny_experiments / "experiments")
+    (alone,) = make_runner(alone_root).run([sp["tiny_cnn_e1"]])
+    a, b = outs["tiny_cnn_e1"].result, alone.result
+    assert a.fingerprint == b.fingerprint
+    cols = ["train_loss", "val_loss", "val_acc", "val_mse"]
+    assert a.history[cols].equals(b.history[cols])
+    for k, v in a.weights().items():
+        assert torch.equal(v, b.weights()[k]), k
+
+
+def test_interrupted_run_resumes_and_matches(tiny_experiments, tmp_path, monkeypatch):
+    sp = specs(tiny_experiments)["tiny_cnn"]
+    runner = make_runner(tiny_experiments)
+    import pa3report.train as train_mod
+    real = train_mod.train_epoch
+    calls = {"n": 0}
+
+    def dies_in_epoch_2(state, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(state, *a, **k)
+    monkeypatch.setattr(train_mod, "train_epoch", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run([sp])
+    monkeypatch.setattr(train_mod, "train_epoch", real)
+    assert runner.status(sp) == "missing"  # nothing counts as done
+    assert runner.store.load_checkpoint(runner.trajectory(sp))["history"][-1]["epoch"] == 1
+    (resumed,) = runner.run([sp])
+    assert resumed.how == "resumed"
+    clean_root = tmp_path / "clean"
+    clean_root.mkdir()
+    (clean_root / "experiments").symlink_to(tiny_experiments / "experiments")
+    (clean,) = make_runner(clean_root).run([sp])
+    cols = ["train_loss", "val_loss", "val_acc", "val_mse"]
+    assert resumed.result.history[cols].equals(clean.result.history[cols])
+
+
+def test_quick_has_its_own_fingerprint(tiny_experiments):
+    runner = make_runner(tiny_experiments)
+    full, quick = specs(tiny_experiments)["tiny_cnn"], specs(tiny_experiments, quick=True)["tiny_cnn"]
+    assert runner.fingerprint(full) != runner.fingerprint(quick)
+    (q,) = runner.run([quick])
+    assert q.result.meta["quick"] is True and len(q.result.history) == 2
+    assert runner.status(full) == "stale"
+
+
+def test_force_retrains(tiny_experiments):
+    runner = make_runner(tiny_experiments)
+    s = specs(tiny_experiments)["tiny_reg"]
+    runner.run([s])
+    assert runner.run([s], force=True)[0].how == "ran"
+
+
+def test_damaged_result_is_recomputed(tiny_experiments):
+    runner = make_runner(tiny_experiments)
+    s = specs(tiny_experiments)["tiny_reg"]
+    (first,) = runner.run([s])
+    (first.result.folder / "history.csv").write_text("epoch,train_loss\n1,0.0\n")
+    assert runner.status(s) == "damaged"
+    assert runner.run([s])[0].how in ("ran", "resumed")
+    assert runner.status(s) == "cached"

@@ -1,0 +1,62 @@
+import torch
+
+from pa3report.config import Experiment, RunSpec
+from pa3report.data import make_task_data, fit_palette, to_unit
+from pa3report.cifar import load_horses
+from pa3report.train import epoch_order, new_state, train
+from tests.conftest import make_cifar
+
+CPU = torch.device("cpu")
+
+
+def tiny(task="colourization", model="CNN", epochs=4, **kw):
+    return RunSpec(Experiment(name="t", model=model, task=task, epochs=epochs, batch_size=8,
+                              num_filters=4, learn_rate=0.01, **kw))
+
+
+def task_data(tmp_path, task):
+    horses = load_horses(make_cifar(tmp_path / "cifar"), warn=False)
+    return make_task_data(horses, fit_palette(to_unit(horses.train)), task, seed=0)
+
+
+def test_loss_goes_down_classification(tmp_path):
+    data = task_data(tmp_path, "colourization")
+    state = train(tiny(epochs=6), data, CPU, show_progress=False)
+    losses = [r["train_loss"] for r in state.history]
+    assert losses[-1] < 0.8 * losses[0]
+    assert set(state.history[0]) == {"epoch", "train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds"}
+    assert 0 <= state.history[-1]["val_acc"] <= 100
+
+
+def test_loss_goes_down_regression(tmp_path):
+    data = task_data(tmp_path, "regression")
+    state = train(tiny("regression", "RegressionCNN", epochs=6), data, CPU, show_progress=False)
+    assert state.history[-1]["train_loss"] < state.history[0]["train_loss"]
+
+
+def test_same_seed_same_metrics_on_cpu(tmp_path):
+    data = task_data(tmp_path, "super_resolution")
+    a = train(tiny("super_resolution", "UNet", epochs=2), data, CPU, show_progress=False).history
+    b = train(tiny("super_resolution", "UNet", epochs=2), data, CPU, show_progress=False).history
+    strip = lambda h: [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in h]
+    assert strip(a) == strip(b)
+    c = train(tiny("super_resolution", "UNet", epochs=2, seed=1), data, CPU, show_progress=False).history
+    assert strip(a) != strip(c)
+
+
+def test_resume_from_state_equals_uninterrupted(tmp_path):
+    data = task_data(tmp_path, "colourization")
+    full = train(tiny(epochs=3), data, CPU, show_progress=False)
+    part = train(tiny(epochs=1), data, CPU, show_progress=False)
+    saved = part.state_dict()
+    fresh = new_state(tiny(epochs=3), CPU, 24)
+    fresh.load_state_dict(saved)
+    resumed = train(tiny(epochs=3), data, CPU, fresh, show_progress=False)
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_epoch_order_is_a_pure_function():
+    assert torch.equal(epoch_order(50, 0, 3), epoch_order(50, 0, 3))
+    assert not torch.equal(epoch_order(50, 0, 3), epoch_order(50, 0, 4))
+    assert sorted(epoch_order(50, 1, 0).tolist()) == list(range(50))
