@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -55,7 +56,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     experiments = _selected(args)
     runner = _runner(args)
-    runner.run(specs_for(experiments, args.quick), force=args.force,
+    runner.run(specs_for(experiments, args.quick), force=args.force, jobs=args.jobs,
                on_outcome=lambda outcome: print(summary_line(outcome), flush=True))
     return 0
 
@@ -73,6 +74,83 @@ def cmd_results(args: argparse.Namespace) -> int:
             "seconds": r.meta["seconds"], "device": r.meta["device"],
         }
     print(json.dumps(out[args.names[0]] if len(out) == 1 else out, indent=2))
+    return 0
+
+
+def _student(args: argparse.Namespace):
+    from .report import Student
+
+    env = Student.from_env(os.environ)
+    return Student(args.name if args.name is not None else env.name,
+                   args.surname if args.surname is not None else env.surname)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import gather, render
+
+    paths = _paths(args)
+    gathered = gather(paths, args.quick, run_missing=not args.no_run, jobs=args.jobs)
+    done = render(paths, gathered, _student(args))
+    print(f"report: {done.index} ({done.figures} figures, {done.drawn} drawn, {done.seconds:.1f} s)")
+    if done.quick:
+        print("note: this is a --quick preview; `make report` builds the full one.")
+    if done.missing:
+        print(f"note: not run yet: {', '.join(done.missing)}")
+    if done.unanswered:
+        print(f"note: {len(done.unanswered)} question(s) unanswered or broken; `make check` lists them.")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """List unanswered questions and broken answers; exit 1 when there are any."""
+    import numpy as np
+
+    from . import answers
+    from .data import NUM_COLOURS
+    from .evidence import EvidenceBuilder, FigureMaker, RunInfo
+    from .report import Gathered, answer_context, gather
+
+    paths = _paths(args)
+    try:
+        gathered = gather(paths, args.quick, run_missing=False)
+    except UserError as exc:
+        print(f"note: checking names only, no results are readable ({exc})", file=sys.stderr)
+        specs = specs_for(config.load_experiments(paths.experiments), args.quick)
+        gathered = Gathered({s.name: RunInfo(s, None, "missing") for s in specs},
+                            np.zeros((NUM_COLOURS, 3), np.float32), args.quick)
+    builder = EvidenceBuilder(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"))
+    folder = paths.root / "answers"
+    found = answers.problems(answers.render_answers(folder, answer_context(gathered, builder)), folder)
+    for line in found:
+        print(line)
+    if found:
+        print(f"{len(found)} problem(s) in the answers.", file=sys.stderr)
+        return 1
+    print(f"all {len(config.QUESTIONS)} questions answered; every answer renders.")
+    return 0
+
+
+def cmd_zip(args: argparse.Namespace) -> int:
+    from . import package
+    from .report import Student, gather, render
+
+    paths = _paths(args)
+    package.zip_name(args.name, args.surname)  # bad names fail before any work
+    gathered = gather(paths, quick=False, run_missing=False)
+    if gathered.missing:
+        raise UserError(
+            f"The full results of {len(gathered.missing)} run(s) are not cached: "
+            f"{', '.join(gathered.missing)}. A --quick preview cannot be submitted; run `make report` "
+            "(without QUICK=1) to train them, then make the zip.")
+    done = render(paths, gathered, Student(args.name.strip(), args.surname.strip()))
+    if done.unanswered:
+        print(f"warning: {len(done.unanswered)} question(s) unanswered or broken: "
+              f"{', '.join(done.unanswered)}", file=sys.stderr)
+    packed = package.build(paths.root, paths.build, args.name, args.surname)
+    mb = packed.size / (1024 * 1024)
+    print(f"zip: {packed.path} ({packed.entries} files, {mb:.2f} MB); every link in html/ resolves.")
+    if packed.size > package.MAX_BYTES:
+        print(f"warning: {mb:.1f} MB is more than e-mail comfortably carries (10 MB).", file=sys.stderr)
     return 0
 
 
@@ -98,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="every experiment in the list")
     p.add_argument("--force", action="store_true", help="retrain even when cached")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train N independent runs at once, sharing the CPU cores (default 1)")
     common(p)
     p.set_defaults(func=cmd_run)
 
@@ -106,7 +186,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (the only format)")
     common(p)
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("report", help="run what is not cached, then build build/html/index.html")
+    p.add_argument("--no-run", action="store_true",
+                   help="render only what is cached; missing runs are marked as not run yet")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="train up to N missing trajectories in parallel (default 1)")
+    p.add_argument("--name", help="student's first name for the header (default: $PA3_NAME)")
+    p.add_argument("--surname", help="student's surname for the header (default: $PA3_SURNAME)")
+    common(p, settable=False)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check", help="list unanswered questions and broken answers (exit 1 if any)")
+    common(p, settable=False)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("zip", help="package the full report and the code as name-surname-pa3.zip")
+    p.add_argument("--name", required=False, default=None, help="student's first name")
+    p.add_argument("--surname", required=False, default=None, help="student's surname")
+    p.set_defaults(func=cmd_zip)
     return parser
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +218,14 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        # A full disk or a folder without write permission: the user's to fix, not a bug.
+        print(f"error: {exc.filename or 'a file'}: {exc.strerror}. Free disk space or fix the "
+              "folder's permissions, then run the same command again; results and checkpoints "
+              "already saved are kept.", file=sys.stderr)
+        return UserError.exit_code
     except KeyboardInterrupt:
         print("\ninterrupted: finished epochs are checkpointed; run the same command again to "
               "resume.", file=sys.stderr)

@@ -154,20 +154,56 @@ class Runner:
     # ----------------------------------------------------------------- running
 
     def run(self, specs: Iterable[RunSpec], force: bool = False,
-            on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+            on_outcome: Callable[[Outcome], None] | None = None, jobs: int = 1) -> list[Outcome]:
         """Results for every spec, training only what is not cached (or all with force).
 
         on_outcome hears about each result as soon as it is filed, in completion order.
+        With jobs > 1, independent trajectories train in that many worker processes,
+        each given an equal share of the CPU threads so the cores are not oversubscribed.
         """
         specs = list(specs)
         groups: dict[str, list[RunSpec]] = {}
         for spec in specs:
             groups.setdefault(self.trajectory(spec), []).append(spec)
         done: dict[RunSpec, Outcome] = {}
-        for trajectory, members in groups.items():
-            for outcome in self._run_trajectory(trajectory, members, force, on_outcome):
-                done[outcome.spec] = outcome
+
+        def record(outcome: Outcome) -> None:
+            done[outcome.spec] = outcome
+            if on_outcome is not None:
+                on_outcome(outcome)
+
+        # Each entry's first seed before the repeats: the report needs those first.
+        def repeats_only(item: tuple[str, list[RunSpec]]) -> bool:
+            return all(s.name != s.experiment.base for s in item[1])
+
+        pending = {}
+        for trajectory, members in sorted(groups.items(), key=repeats_only):
+            all_cached = not force and all(self.cached(s, report=False) for s in members)
+            if jobs <= 1 or all_cached:
+                self._run_trajectory(trajectory, members, force, record)
+            else:
+                pending[trajectory] = members
+        if pending:
+            self._run_parallel(pending, force, jobs, record)
         return [done[s] for s in specs]
+
+    def _run_parallel(self, groups: dict[str, list[RunSpec]], force: bool, jobs: int,
+                      record: Callable[[Outcome], None]) -> None:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        ctx = mp.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
+                                    initargs=(threads,)) as pool:
+            futures = [pool.submit(_train_trajectory, self.paths, self.code, str(self.device),
+                                   members, force) for members in groups.values()]
+            for future in cf.as_completed(futures):
+                for spec, how in future.result():
+                    result = self.store.load(spec.name, self.fingerprint(spec))
+                    if result is None:
+                        raise RuntimeError(f"worker finished {spec.name} but its result is not in the store")
+                    record(Outcome(spec, result, how))
 
     def _run_trajectory(self, trajectory: str, members: list[RunSpec], force: bool,
                         on_outcome: Callable[[Outcome], None] | None) -> list[Outcome]:
@@ -246,6 +282,19 @@ class Runner:
         }
         weights = {k: v.detach().cpu() for k, v in state.model.state_dict().items()}
         return self.store.save(spec.name, self.fingerprint(spec), meta, history, weights, samples)
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _train_trajectory(paths: Paths, code: str, device: str, members: list[RunSpec],
+                      force: bool) -> list[tuple[RunSpec, str]]:
+    """One trajectory in a worker process; results go to the store, names come back."""
+    runner = Runner(paths, load_inputs(paths), device=torch.device(device), code=code,
+                    show_progress=False)
+    outcomes = runner._run_trajectory(runner.trajectory(members[0]), members, force, None)
+    return [(o.spec, o.how) for o in outcomes]
 
 
 def device_name(device: torch.device) -> str:

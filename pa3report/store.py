@@ -5,8 +5,10 @@ Layout under the build folder:
     checkpoints/<trajectory>.pt  the latest epoch of a training trajectory (for resume)
     locks/<trajectory>.lock      held while a trajectory trains
 
-meta.json is written last and records a sha256 of every other file, so a folder counts as
-a result only when it is complete and untouched; anything else is reported and redone.
+meta.json is written last and records a sha256 of every other file and of itself, so a
+folder counts as a result only when it is complete and untouched; anything else is reported
+and redone. A result is written into a hidden staging folder and renamed into place, so a
+failed write (full disk, read-only folder) leaves the previous result as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import fcntl
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -54,9 +57,11 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are ordinary readable files
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:  # fsync/write errors name no file
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
         raise
 
 
@@ -85,10 +90,43 @@ class RunResult:
         return dict(self.meta["final"])
 
     def samples(self) -> dict[str, Any]:
-        return torch_load((self.folder / "samples.pt").read_bytes())
+        return self._load("samples.pt")
 
     def weights(self) -> dict[str, torch.Tensor]:
-        return torch_load((self.folder / "weights.pt").read_bytes())
+        return self._load("weights.pt")
+
+    def _load(self, fname: str) -> Any:
+        path = self.folder / fname
+        try:
+            return torch_load(path.read_bytes())
+        except Exception as exc:  # weights_only refuses pickled code with UnpicklingError
+            first = str(exc).strip().splitlines()
+            detail = next((line for line in first if "GLOBAL" in line), first[0] if first else "")
+            raise UserError(
+                f"{path}: refused to load this file ({type(exc).__name__}: {detail}); it holds more "
+                f"than tensors or is damaged. Delete the folder {self.folder} and run again.") from None
+
+
+def seal(meta: dict[str, Any]) -> str:
+    """sha256 of meta.json's content without its own seal, as read back from JSON."""
+    return digest(json.loads(json.dumps({k: v for k, v in meta.items() if k != "meta_sha256"})))
+
+
+def _inconsistent(meta: dict[str, Any], history: pd.DataFrame) -> str | None:
+    """Why meta.json does not describe this history (a hand edit), or None."""
+    if "meta_sha256" in meta and meta["meta_sha256"] != seal(meta):
+        return "meta.json was edited after it was written"
+    try:
+        last = history.iloc[-1]
+        for key, value in meta["final"].items():
+            if not math.isclose(float(value), float(last[key]), rel_tol=1e-9, abs_tol=1e-12):
+                return f"meta.json's final {key} differs from history.csv"
+        if "epoch_seconds" in history and not math.isclose(
+                float(meta["seconds"]), float(history["epoch_seconds"].sum()), rel_tol=1e-6):
+            return "meta.json's seconds differ from history.csv"
+    except (KeyError, IndexError, TypeError, ValueError):
+        return "meta.json does not match history.csv"
+    return None
 
 
 class Store:
@@ -110,14 +148,23 @@ class Store:
         }
         meta = {**meta, "name": name, "fingerprint": fingerprint,
                 "files": {k: sha256_bytes(v) for k, v in blobs.items()}}
+        meta["meta_sha256"] = seal(meta)
+        # Everything goes to a staging folder first (meta.json last), then replaces the old
+        # folder by renames: a failure before that leaves any previous result untouched.
+        staging = folder.with_name(f".{folder.name}.partial")
         try:
-            # meta.json goes last: until it lands, the folder is not a result.
-            with contextlib.suppress(FileNotFoundError):
-                (folder / "meta.json").unlink()
+            shutil.rmtree(staging, ignore_errors=True)  # left by a writer that was killed
             for fname, blob in blobs.items():
-                atomic_write(folder / fname, blob)
-            atomic_write(folder / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
+                atomic_write(staging / fname, blob)
+            atomic_write(staging / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
+            old = folder.with_name(f".{folder.name}.old")
+            if folder.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(folder, old)
+            os.replace(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
         except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
             raise UserError(
                 f"Could not write the result of {name!r} under {folder} ({exc.strerror or exc}). "
                 "Free disk space or make the build folder writable, then run again; earlier "
@@ -135,12 +182,18 @@ class Store:
             meta = json.loads(meta_path.read_text())
             if meta.get("fingerprint") != fingerprint:
                 problem = "its fingerprint does not match its folder"
+            else:
+                try:
+                    history = pd.read_csv(folder / "history.csv")
+                except (OSError, ValueError) as exc:
+                    problem = f"history.csv is unreadable ({exc})"
+                else:
+                    problem = _inconsistent(meta, history)
         if problem is not None:
             if report:
                 print(f"warning: cached result {folder} is damaged ({problem}); it will be "
                       "recomputed.", file=sys.stderr)
             return None
-        history = pd.read_csv(folder / "history.csv")
         return RunResult(name, fingerprint, meta, history, folder)
 
     @staticmethod
@@ -163,7 +216,8 @@ class Store:
         base = self.root / "runs" / name
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if (p / "meta.json").is_file())
+        return sorted(p.name for p in base.iterdir()
+                      if not p.name.startswith(".") and (p / "meta.json").is_file())
 
     def discard(self, name: str, fingerprint: str) -> None:
         shutil.rmtree(self.folder(name, fingerprint), ignore_errors=True)
@@ -176,7 +230,14 @@ class Store:
     def save_checkpoint(self, trajectory: str, state: dict[str, Any]) -> None:
         blob = torch_bytes(state)
         payload = torch_bytes({"sha256": sha256_bytes(blob), "blob": blob})
-        atomic_write(self.checkpoint_path(trajectory), payload)
+        path = self.checkpoint_path(trajectory)
+        try:
+            atomic_write(path, payload)
+        except OSError as exc:
+            raise UserError(
+                f"Could not write the training checkpoint {path} ({exc.strerror or exc}). Free disk "
+                "space or make the build folder writable, then run again; finished results and "
+                "the previous checkpoint are kept.") from None
 
     def load_checkpoint(self, trajectory: str) -> dict[str, Any] | None:
         path = self.checkpoint_path(trajectory)
@@ -198,8 +259,15 @@ class Store:
     def lock(self, trajectory: str) -> Iterator[None]:
         """Exclusive per-trajectory lock; a second process waits for the first."""
         path = self.root / "locks" / f"{trajectory[:SHORT]}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+") as f:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(path, "a+")
+        except OSError as exc:
+            raise UserError(
+                f"Could not create the lock file {path} ({exc.strerror or exc}); training needs a "
+                "writable build folder. Make it writable or free disk space, then run again; "
+                "cached results can still be read.") from None
+        with f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield

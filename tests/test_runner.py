@@ -118,3 +118,21 @@ def test_damaged_result_is_recomputed(tiny_experiments):
     assert runner.status(s) == "damaged"
     assert runner.run([s])[0].how in ("ran", "resumed")
     assert runner.status(s) == "cached"
+
+
+def test_parallel_jobs_give_the_same_results(tiny_experiments, tmp_path):
+    sp = specs(tiny_experiments)
+    runner = make_runner(tiny_experiments)
+    outs = runner.run([sp["tiny_cnn"], sp["tiny_cnn_e1"], sp["tiny_reg"]], jobs=2)
+    assert [o.spec.name for o in outs] == ["tiny_cnn", "tiny_cnn_e1", "tiny_reg"]
+    assert {o.how for o in outs} <= {"ran", "snapshot"}
+    serial_root = tmp_path / "serial"
+    serial_root.mkdir()
+    (serial_root / "experiments").symlink_to(tiny_experiments / "experiments")
+    serial = make_runner(serial_root).run([sp["tiny_cnn"], sp["tiny_reg"]])
+    for a, b in zip([outs[0], outs[2]], serial):
+        assert a.result.fingerprint == b.result.fingerprint
+        cols = ["train_loss", "val_loss", "val_acc", "val_mse"]
+        # Thread counts differ between the two, so allow float reassociation noise.
+        assert (a.result.history[cols] - b.result.history[cols]).abs().max().max() < 1e-3
+    assert all(o.how == "cached" for o in runner.run([sp["tiny_cnn"], sp["tiny_reg"]], jobs=2))

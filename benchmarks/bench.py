@@ -1,0 +1,291 @@
+"""Benchmark: the project's training engine against a notebook-style reference loop.
+
+Each measurement runs in its own process (so peak memory is its own):
+    python benchmarks/bench.py                 full table (needs the data: PA3_DATA)
+    python benchmarks/bench.py --epochs 3      timed epochs per loop (median is reported)
+
+The reference loop is written the way the practical's notebooks train: numpy batches
+turned into tensors at every step, the palette quantization done chunk by chunk in
+numpy before training, the loss computed on transposed/reshaped outputs, validation
+in training-sized batches, and a matplotlib sample figure saved after every epoch.
+Both loops use the same data, seed, hyper-parameters and batch order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- one measurement
+
+
+def _setup(name: str):
+    from pa3report import config
+    from pa3report.config import RunSpec
+    from pa3report.runner import Paths, Runner, load_inputs
+
+    paths = Paths.from_root(ROOT)
+    runner = Runner(paths, load_inputs(paths), show_progress=False)
+    spec = RunSpec(config.find(config.load_experiments(paths.experiments), name))
+    return runner, spec
+
+
+def flops_per_image(spec) -> float:
+    """Training FLOPs (forward + backward) per image, counted by PyTorch."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from pa3report.models import build_model
+    from pa3report.train import loss_fn
+
+    e = spec.experiment
+    model = build_model(e.model, e.kernel, e.num_filters, e.in_channels)
+    x = torch.rand(8, e.in_channels, 32, 32)
+    y = torch.randint(0, 24, (8, 32, 32))
+    with FlopCounterMode(display=False) as counter:
+        loss_fn(e.task, model(x), y).backward()
+    return counter.get_total_flops() / 8
+
+
+def measure_engine(name: str, epochs: int) -> dict:
+    from pa3report.train import new_state, to_device, train_epoch
+
+    runner, spec = _setup(name)
+    data = to_device(runner.task_data(spec), runner.device)
+    state = new_state(spec, runner.device, len(data.palette))
+    times, accs = [], []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        record = train_epoch(state, spec, data, runner.device, show_progress=False)
+        times.append(time.perf_counter() - start)
+        accs.append(record["val_acc"])
+    return {"seconds": times, "val_acc": accs, "images": len(data.x_train),
+            "flops_per_image": flops_per_image(spec)}
+
+
+def _numpy_quantize(rgb, colours, chunk: int = 100):
+    """Nearest palette colour, one chunk of images at a time, in numpy."""
+    import numpy as np
+
+    out = []
+    for i in range(0, len(rgb), chunk):
+        block = rgb[i:i + chunk].transpose(0, 2, 3, 1)[..., None, :]  # N H W 1 3
+        out.append(((block - colours) ** 2).sum(-1).argmin(-1))
+    return np.concatenate(out)
+
+
+def measure_reference(name: str, epochs: int) -> dict:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+    import torch.nn as nn
+
+    from pa3report import data as data_mod
+    from pa3report.train import epoch_order, new_state
+
+    runner, spec = _setup(name)
+    e = spec.experiment
+    colours = np.asarray(runner.inputs.palette, dtype=np.float32)
+    # As the notebooks do: numpy arrays, shuffled by seed, greyscale by channel mean.
+    train_rgb = data_mod.shuffled(data_mod.to_unit(runner.inputs.horses.train), e.seed).numpy()
+    val_rgb = data_mod.shuffled(data_mod.to_unit(runner.inputs.horses.test), e.seed).numpy()
+    start = time.perf_counter()
+    train_cat, val_cat = _numpy_quantize(train_rgb, colours), _numpy_quantize(val_rgb, colours)
+    setup_seconds = time.perf_counter() - start
+    train_grey = train_rgb.mean(axis=1, keepdims=True)
+    val_grey = val_rgb.mean(axis=1, keepdims=True)
+
+    state = new_state(spec, torch.device("cpu"), len(colours))
+    model = state.model.to(memory_format=torch.contiguous_format)
+    opt = state.optimizer
+    criterion = nn.CrossEntropyLoss()
+    k = len(colours)
+
+    def loss_of(outputs, labels):
+        flat_out = outputs.transpose(1, 3).contiguous().view(-1, k)
+        flat_lab = labels.transpose(1, 2).contiguous().view(-1)
+        return criterion(flat_out, flat_lab)
+
+    def plot(grey, cats, pred, path):
+        fig, axes = plt.subplots(3, 8, figsize=(8, 3))
+        for j in range(8):
+            axes[0, j].imshow(grey[j, 0], cmap="gray")
+            axes[1, j].imshow(colours[cats[j]])
+            axes[2, j].imshow(colours[pred[j]])
+        for ax in axes.flat:
+            ax.axis("off")
+        fig.savefig(path)
+        plt.close(fig)
+
+    out_dir = Path(tempfile.mkdtemp(prefix="pa3bench-"))
+    times, accs = [], []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        model.train()
+        order = epoch_order(len(train_grey), e.seed, epoch).numpy()
+        xs_all, ys_all = train_grey[order], train_cat[order]
+        losses = []
+        for i in range(0, len(xs_all), e.batch_size):
+            images = torch.from_numpy(xs_all[i:i + e.batch_size]).float()
+            labels = torch.from_numpy(ys_all[i:i + e.batch_size]).long()
+            opt.zero_grad()
+            outputs = model(images)
+            loss = loss_of(outputs, labels)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        plot(xs_all, ys_all, outputs.detach().argmax(1).numpy(), out_dir / f"train_{epoch}.png")
+        model.eval()
+        correct = total = 0
+        val_losses = []
+        with torch.no_grad():
+            for i in range(0, len(val_grey), e.batch_size):
+                images = torch.from_numpy(val_grey[i:i + e.batch_size]).float()
+                labels = torch.from_numpy(val_cat[i:i + e.batch_size]).long()
+                outputs = model(images)
+                val_losses.append(loss_of(outputs, labels).item())
+                predicted = outputs.argmax(1)
+                correct += (predicted == labels).sum().item()
+                total += labels.numel()
+        plot(val_grey, val_cat, predicted.numpy(), out_dir / f"val_{epoch}.png")
+        times.append(time.perf_counter() - start)
+        accs.append(100.0 * correct / total)
+    return {"seconds": times, "val_acc": accs, "images": len(train_grey), "setup_seconds": setup_seconds,
+            "flops_per_image": flops_per_image(spec)}
+
+
+def measure_matmul_peak() -> dict:
+    import torch
+
+    n = 2048
+    a, b = torch.rand(n, n), torch.rand(n, n)
+    a @ b
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return {"gflops": 2 * n ** 3 / min(times) / 1e9}
+
+
+def one(kind: str, name: str, epochs: int) -> None:
+    """Child-process entry: print one measurement as JSON."""
+    import torch
+
+    if kind == "engine":
+        out = measure_engine(name, epochs)
+    elif kind == "reference":
+        out = measure_reference(name, epochs)
+    else:
+        out = measure_matmul_peak()
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["device"] = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    print(json.dumps(out))
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def child(*args: str, env: dict | None = None) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        sys.exit(f"benchmark step {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def timed(cmd: list[str], env: dict | None = None) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return time.perf_counter() - start
+
+
+def jobs_comparison() -> dict:
+    """Two independent quick runs, one after the other vs. two at once, each on a cold cache."""
+    out = {}
+    for jobs in (1, 2):
+        with tempfile.TemporaryDirectory() as build:
+            env = {"PA3_BUILD": build}
+            palette = ROOT / "build" / "palette"
+            if palette.is_dir():  # reuse the palette so only training is timed
+                os.symlink(palette, Path(build) / "palette")
+            out[jobs] = timed([sys.executable, "-m", "pa3report", "run", "p2_cnn", "p4_sr_cnn", "--quick",
+                               "--jobs", str(jobs)], env)
+    return out
+
+
+def recorded_full_list() -> tuple[float, int]:
+    """Sum of the recorded training seconds of every cached full run."""
+    total, count = 0.0, 0
+    for meta in (ROOT / "build" / "runs").glob("*/*/meta.json"):
+        m = json.loads(meta.read_text())
+        if not m.get("quick"):
+            total += m["seconds"]
+            count += 1
+    return total, count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loop (median reported)")
+    parser.add_argument("--models", default="p2_cnn,p3_unet")
+    parser.add_argument("--one", nargs=2, metavar=("KIND", "NAME"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(args.one[0], args.one[1], args.epochs)
+        return 0
+
+    peak = child("--one", "peak", "-")
+    print(f"device: {peak['device']}; measured fp32 matmul peak {peak['gflops']:.0f} GFLOP/s\n")
+    header = (f"{'run':<9} {'loop':<10} {'s/epoch':>8} {'img/s':>7} {'GFLOP/s':>8} {'% peak':>7} "
+              f"{'RSS MB':>7} {'val acc %':>10}")
+    print(header)
+    print("-" * len(header))
+    ratios = {}
+    for name in args.models.split(","):
+        rows = {}
+        for kind in ("reference", "engine"):
+            r = child("--one", kind, name, "--epochs", str(args.epochs))
+            med = statistics.median(r["seconds"])
+            gflops = r["flops_per_image"] * r["images"] / med / 1e9  # training FLOPs only
+            rows[kind] = r
+            print(f"{name:<9} {kind:<10} {med:>8.2f} {r['images'] / med:>7.0f} {gflops:>8.1f} "
+                  f"{100 * gflops / peak['gflops']:>6.0f}% {r['peak_rss_mb']:>7.0f} {r['val_acc'][-1]:>10.2f}")
+        ratio = statistics.median(rows["reference"]["seconds"]) / statistics.median(rows["engine"]["seconds"])
+        gap = abs(rows["reference"]["val_acc"][-1] - rows["engine"]["val_acc"][-1])
+        ratios[name] = ratio
+        print(f"{name:<9} reference/engine = {ratio:.2f}x; val acc gap after {args.epochs} epochs "
+              f"{gap:.2f} points; reference quantization before training "
+              f"{rows['reference']['setup_seconds']:.2f}s\n")
+
+    jobs = jobs_comparison()
+    print(f"two independent quick runs, cold cache: --jobs 1 {jobs[1]:.1f}s, --jobs 2 {jobs[2]:.1f}s "
+          f"({'pays off' if jobs[2] < 0.9 * jobs[1] else 'does not pay off'} here)")
+    total, count = recorded_full_list()
+    print(f"full experiment list: {count} cached full runs recorded {total / 60:.1f} min of training "
+          "(as measured when they ran; run `python -m pa3report run --all` on an empty PA3_BUILD to time it cold)")
+    cmd = [sys.executable, "-m", "pa3report", "report"]
+    probe = subprocess.run(cmd + ["--help"], cwd=ROOT, capture_output=True)
+    if probe.returncode != 0:
+        cmd = [sys.executable, "-m", "pa3report", "run", "--all"]
+    print(f"`{' '.join(cmd[1:])}` with everything cached: {timed(cmd):.2f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
