@@ -119,7 +119,8 @@ def _inconsistent(meta: dict[str, Any], history: pd.DataFrame) -> str | None:
     try:
         last = history.iloc[-1]
         for key, value in meta["final"].items():
-            if not math.isclose(float(value), float(last[key]), rel_tol=1e-9, abs_tol=1e-12):
+            a, b = float(value), float(last[key])
+            if not (math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or math.isnan(a) and math.isnan(b)):
                 return f"meta.json's final {key} differs from history.csv"
         if "epoch_seconds" in history and not math.isclose(
                 float(meta["seconds"]), float(history["epoch_seconds"].sum()), rel_tol=1e-6):
