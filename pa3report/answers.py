@@ -1,0 +1,242 @@
+"""The written answers: answers/<question>.md, Jinja over the results, then safe Markdown.
+
+An answer is first rendered as a sandboxed Jinja template whose context holds the runs
+(`{{ runs.p3_unet.final.val_acc | pct }}`), so every number in the prose is the number of
+the current results. The text is then turned into HTML by markdown-it with raw HTML off
+and only harmless link schemes allowed, so an answer cannot inject script into the page.
+A wrong run or field name is an error that names the file and line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from .config import QUESTIONS
+from .errors import closest
+
+# Per-epoch fields every run records (see train.train_epoch).
+FINAL_FIELDS = ("epoch", "train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds")
+OVERVIEW = "overview"
+_SAFE_LINK = re.compile(r"^(https?:|mailto:|#|\.{0,2}/|[\w.\-/]+(#[\w\-]*)?$)", re.IGNORECASE)
+_SAFE_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- the context
+
+
+class Fields(dict):
+    """A dict whose unknown keys are reported with the owner's name and the known keys."""
+
+    def __init__(self, owner: str, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+        self.owner = owner
+
+
+class RunTable(dict):
+    """Run name -> RunView; unknown names are reported with the closest known one."""
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What an answer may say about one run. Values are NaN while a run is not cached."""
+
+    name: str
+    title: str
+    model: str
+    task: str
+    epochs: int  # as trained (a --quick preview caps it)
+    planned_epochs: int  # as the experiment list asks
+    batch_size: int
+    learn_rate: float
+    num_filters: int
+    kernel: int
+    quick: bool
+    available: bool
+    seconds: float
+    final: Fields
+    best: Fields
+    seeds: int = 1  # available runs of the same entry (its seeds), this one included
+    mean: Fields = field(default_factory=lambda: Fields("mean", {}))  # final metrics over the seeds
+    sd: Fields = field(default_factory=lambda: Fields("sd", {}))  # their standard deviation (0 for one)
+    history: tuple[Fields, ...] = field(default=())
+
+
+class AnswerUndefined(StrictUndefined):
+    """Any use of a missing name fails, with a message that says which run or field."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:  # type: ignore[override]
+        obj, name = self._undefined_obj, self._undefined_name
+        if isinstance(obj, RunTable):
+            return (f"unknown run {name!r}{closest(str(name), obj)}; `python -m pa3report list` "
+                    "shows every run")
+        if isinstance(obj, Fields):
+            return (f"{obj.owner} has no field {name!r}{closest(str(name), obj)}; "
+                    f"fields: {', '.join(obj)}")
+        if isinstance(obj, RunView):
+            known = [f for f in RunView.__dataclass_fields__]
+            return f"run {obj.name!r} has no attribute {name!r}{closest(str(name), known)}; known: {', '.join(known)}"
+        return super()._undefined_message
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, Undefined):  # a filter must not swallow a wrong name
+        value._fail_with_undefined_error()
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """A value already in percent (val_acc), e.g. 61.2%."""
+    return f"{float(value):.{digits}f}%" if _finite(value) else "n/a"
+
+
+def num(value: Any, digits: int = 3) -> str:
+    return f"{float(value):.{digits}f}" if _finite(value) else "n/a"
+
+
+def sig(value: Any, digits: int = 3) -> str:
+    return f"{float(value):.{digits}g}" if _finite(value) else "n/a"
+
+
+def duration(value: Any) -> str:
+    """Seconds as '42 s', '12 min 5 s' or '1 h 3 min'."""
+    if not _finite(value):
+        return "n/a"
+    s = int(round(float(value)))
+    if s < 60:
+        return f"{float(value):.1f} s" if value < 10 else f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def grouped(value: Any) -> str:
+    """An integer with thousands separators: 112,344."""
+    return f"{int(value):,}" if _finite(value) else "n/a"
+
+
+def ratio(a: Any, b: Any, digits: int = 1) -> str:
+    """a / b as '2.3×'."""
+    return f"{float(a) / float(b):.{digits}f}×" if _finite(a) and _finite(b) and b else "n/a"
+
+
+FILTERS = {"pct": pct, "num": num, "sig": sig, "duration": duration, "grouped": grouped}
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable("table")
+
+    def validate_link(url: str) -> bool:
+        url = url.strip()
+        return bool(_SAFE_LINK.match(url) or _SAFE_IMAGE.match(url))
+
+    md.validateLink = validate_link
+    return md
+
+
+_MD = None
+
+
+def to_html(text: str) -> Markup:
+    """Markdown to HTML with raw HTML escaped and unsafe links left as plain text."""
+    global _MD
+    if _MD is None:
+        _MD = _markdown()
+    return Markup(_MD.render(text))
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One question's slot: its HTML, or why there is none."""
+
+    question: str
+    path: Path
+    html: Markup | None
+    state: str  # "answered", "unanswered" or "error"
+    error: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.state == "answered"
+
+
+def _environment(folder: Path) -> SandboxedEnvironment:
+    from jinja2 import FileSystemLoader
+
+    env = SandboxedEnvironment(loader=FileSystemLoader(str(folder)), undefined=AnswerUndefined,
+                               autoescape=False, keep_trailing_newline=True)
+    env.filters.update(FILTERS)
+    env.globals["ratio"] = ratio
+    return env
+
+
+def _error_line(exc: BaseException, filename: str) -> int | None:
+    if isinstance(exc, TemplateSyntaxError) and exc.lineno:
+        return exc.lineno
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == filename:
+            line = frame.lineno
+    return line
+
+
+def render_file(env: SandboxedEnvironment, path: Path, question: str, context: Mapping[str, Any]) -> Answer:
+    """Render one answer file; never raises for the file's own mistakes."""
+    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        return Answer(question, path, None, "unanswered")
+    try:
+        template = env.get_template(path.name)
+        text = template.render(**context)
+    except Exception as exc:  # syntax, unknown names, bad filter input: all the answer's fault
+        line = _error_line(exc, str(path))
+        where = f"{path}" + (f", line {line}" if line else "")
+        message = exc.message if isinstance(exc, TemplateError) and exc.message else str(exc)
+        return Answer(question, path, None, "error", f"{where}: {message}")
+    if not text.strip():
+        return Answer(question, path, None, "unanswered")
+    return Answer(question, path, to_html(text), "answered")
+
+
+def render_answers(folder: Path, context: Mapping[str, Any],
+                   questions: Iterable[str] = QUESTIONS) -> dict[str, Answer]:
+    """Every question's answer slot, plus the overview under OVERVIEW."""
+    env = _environment(folder)
+    out = {q: render_file(env, folder / f"{q}.md", q, context) for q in questions}
+    out[OVERVIEW] = render_file(env, folder / f"{OVERVIEW}.md", OVERVIEW, context)
+    return out
+
+
+def problems(answers: Mapping[str, Answer], folder: Path) -> list[str]:
+    """What `check` reports: unanswered questions, broken answers, stray files."""
+    found = []
+    for q, a in answers.items():
+        if a.state == "unanswered" and q != OVERVIEW:
+            found.append(f"{a.path}: question {q} is unanswered (the file is missing or empty)")
+        elif a.state == "error":
+            found.append(str(a.error))
+    known = {f"{q}.md" for q in QUESTIONS} | {f"{OVERVIEW}.md"}
+    for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
+        if path.name not in known:
+            found.append(f"{path}: not a question of the practical (expected names like 3.2.md)"
+                         f"{closest(path.name, sorted(known))}")
+    return found

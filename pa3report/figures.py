@@ -1,0 +1,349 @@
+"""Every picture in the report: pure functions from data to a PNG file at a given path.
+
+Plots use matplotlib (Agg) under one style; image mosaics are assembled pixel-exact with
+torchvision/PIL, labelled in the same font, so a 32x32 image stays crisp when enlarged.
+Nothing here knows about runs or the cache: callers pass tensors and tables.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+# One look for everything: colours per series, font, background.
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+INK = (34, 34, 34)
+PAPER = (255, 255, 255)
+FONT_SIZE = 15
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "legend.fontsize": 8.5,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+}
+# What each curve panel plots: (columns with their line styles, y label, title).
+PANELS: dict[str, tuple[tuple[tuple[str, str], ...], str, str]] = {
+    "loss": ((("train_loss", "--"), ("val_loss", "-")), "loss", "Loss (dashed: train, solid: validation)"),
+    "val_acc": ((("val_acc", "-"),), "accuracy (%)", "Validation pixel accuracy"),
+    "val_mse": ((("val_mse", "-"),), "MSE (RGB, [0, 1])", "Validation colour error"),
+}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One run's per-epoch history under the label shown in the legend."""
+
+    label: str
+    history: pd.DataFrame
+    others: tuple[pd.DataFrame, ...] = ()  # the same run with other seeds: drawn as a band
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pyplot():
+    """pyplot on the Agg backend, imported only when a plot is actually drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", metadata={"Software": None}, bbox_inches="tight", pad_inches=0.1)
+    _pyplot().close(fig)
+
+
+@lru_cache(maxsize=4)
+def _font(size: int = FONT_SIZE):
+    """matplotlib's bundled DejaVu Sans, so mosaic labels match the plots."""
+    import matplotlib
+    from PIL import ImageFont
+
+    ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return ImageFont.truetype(str(ttf), size)
+
+
+def _save_image(img, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format="PNG")
+
+
+def as_rgb(images: torch.Tensor) -> torch.Tensor:
+    """(N, 1 or 3, H, W) floats -> (N, 3, H, W) in [0, 1]; greyscale is repeated."""
+    images = images.float().clamp(0.0, 1.0)
+    return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
+
+
+def _to_pil(chw: torch.Tensor, scale: int = 1):
+    """A (3, H, W) tensor in [0, 1] as a PIL image, enlarged by nearest neighbour."""
+    from PIL import Image
+
+    arr = (chw.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy())
+    img = Image.fromarray(np.ascontiguousarray(arr), "RGB")
+    return img.resize((img.width * scale, img.height * scale), Image.NEAREST) if scale > 1 else img
+
+
+def _text_width(text: str, font) -> int:
+    left, _, right, _ = font.getbbox(text)
+    return int(right - left)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def curves(path: Path, series: Sequence[Series], panels: Sequence[str], title: str | None = None) -> None:
+    """Per-epoch curves, one panel per metric, one colour per run; a dot marks each run's end.
+
+    Longer runs are drawn first so a shorter run that shares their trajectory shows on top.
+    """
+    plt = _pyplot()
+    order = sorted(range(len(series)), key=lambda i: -len(series[i].history))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
+        for ax, panel in zip(axes[0], panels):
+            columns, ylabel, ptitle = PANELS[panel]
+            for i in order:
+                s = series[i]
+                colour = COLOURS[i % len(COLOURS)]
+                h = s.history
+                for col, style in columns:
+                    if s.others and style == "-":
+                        stack = np.array([o[col].to_numpy() for o in (h, *s.others) if len(o) == len(h)])
+                        ax.fill_between(h["epoch"], stack.min(axis=0), stack.max(axis=0), color=colour,
+                                        alpha=0.12, linewidth=0)
+                    ax.plot(h["epoch"], h[col], linestyle=style, color=colour,
+                            label=s.label if style == "-" else None,
+                            marker="o" if len(h) == 1 else None, markersize=4)
+                    ax.plot(h["epoch"].iloc[-1:], h[col].iloc[-1:], "o", color=colour, markersize=4)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(ylabel)
+            ax.set_title(ptitle)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        by_label = dict(zip(labels, handles))
+        ordered = [s.label for s in series if s.label in by_label]
+        if title:
+            fig.suptitle(title, fontsize=12)
+        fig.tight_layout(pad=0.4)
+        fig.legend([by_label[k] for k in ordered], ordered, loc="upper center",
+                   ncol=min(len(ordered), 4), bbox_to_anchor=(0.5, 0.0))
+        _save_figure(fig, path)
+
+
+def colour_pairs(path: Path, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> None:
+    """Swatches of colour pairs side by side, each pair captioned."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(1.9 * len(pairs), 2.2))
+        for i, (label, a, b) in enumerate(pairs):
+            x = i * 1.2
+            ax.add_patch(Rectangle((x, 0.5), 0.5, 0.9, color=np.clip(a, 0, 1)))
+            ax.add_patch(Rectangle((x + 0.5, 0.5), 0.5, 0.9, color=np.clip(b, 0, 1)))
+            ax.text(x + 0.5, 0.35, label, ha="center", va="top", fontsize=9)
+        ax.set_xlim(-0.1, 1.2 * len(pairs))
+        ax.set_ylim(-0.2, 1.5)
+        ax.axis("off")
+        _save_figure(fig, path)
+
+
+def palette_swatch(path: Path, colours: np.ndarray) -> None:
+    """The palette as numbered colour cells (class index above each)."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    k = len(colours)
+    per_row = 12
+    rows = math.ceil(k / per_row)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(0.62 * per_row, 0.75 * rows + 0.1))
+        for i, c in enumerate(colours):
+            r, col = divmod(i, per_row)
+            ax.add_patch(Rectangle((col, rows - r - 1), 0.92, 0.7, color=np.clip(c, 0, 1)))
+            ax.text(col + 0.46, rows - r - 0.22, str(i), ha="center", va="bottom", fontsize=8)
+        ax.set_xlim(-0.05, per_row)
+        ax.set_ylim(-0.05, rows + 0.05)
+        ax.axis("off")
+        _save_figure(fig, path)
+
+
+def architecture_diagram(path: Path, blocks: Sequence[tuple[str, tuple[int, int, int]]],
+                         sources: dict[str, tuple[str, ...]], input_shape: tuple[int, int, int]) -> None:
+    """Blocks left to right, box height following the feature map size; skips arc above."""
+    plt = _pyplot()
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    nodes = [("input", input_shape), *blocks]
+    x_of = {name: i * 1.6 for i, (name, _) in enumerate(nodes)}
+    with plt.rc_context(STYLE):
+        has_skips = any(len(s) > 1 for s in sources.values())
+        fig, ax = plt.subplots(figsize=(1.45 * len(nodes), 3.3 if has_skips else 2.2))
+        for name, (c, h, w) in nodes:
+            height = 0.35 + 1.2 * h / 32
+            x = x_of[name]
+            face = "#eef3fb" if name != "input" else "#f4f4f4"
+            ax.add_patch(FancyBboxPatch((x - 0.55, -height / 2), 1.1, height,
+                                        boxstyle="round,pad=0.03", fc=face, ec="#4a6fa5"))
+            ax.text(x, 0.02, name, ha="center", va="bottom", fontsize=8.5, weight="bold")
+            ax.text(x, -0.02, f"{c}×{h}×{w}", ha="center", va="top", fontsize=8)
+        for i in range(len(nodes) - 1):
+            a, b = nodes[i][0], nodes[i + 1][0]
+            ax.add_patch(FancyArrowPatch((x_of[a] + 0.58, 0), (x_of[b] - 0.58, 0),
+                                         arrowstyle="-|>", mutation_scale=10, color="#333333"))
+        for name, srcs in sources.items():
+            for src in srcs[1:]:
+                ax.add_patch(FancyArrowPatch((x_of[src], 0.85), (x_of[name], 0.85),
+                                             connectionstyle="arc3,rad=-0.25", arrowstyle="-|>",
+                                             mutation_scale=10, color=COLOURS[1], linestyle="--"))
+        spans = [abs(x_of[name] - x_of[src]) for name, srcs in sources.items() for src in srcs[1:]]
+        top = 0.85 + 0.125 * max(spans) + 0.15 if spans else 1.0  # an arc3 peaks at rad/2 of its span
+        ax.set_xlim(-0.8, x_of[nodes[-1][0]] + 0.8)
+        ax.set_ylim(-1.0, top)
+        ax.axis("off")
+        _save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------- mosaics
+
+
+def _labelled_rows(grid, row_labels: Sequence[str], row_height: int, top: int):
+    """Put a label column to the left of an image whose rows are row_height apart."""
+    from PIL import Image, ImageDraw
+
+    font = _font()
+    label_w = max(_text_width(t, font) for t in row_labels) + 16
+    canvas = Image.new("RGB", (grid.width + label_w, grid.height), PAPER)
+    canvas.paste(grid, (label_w, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, text in enumerate(row_labels):
+        y = top + i * row_height + row_height // 2
+        draw.text((label_w - 10, y), text, fill=INK, font=font, anchor="rm")
+    return canvas
+
+
+def sample_grid(path: Path, rows: Sequence[tuple[str, torch.Tensor]], scale: int = 3) -> None:
+    """The same images in every row (input, truth, predictions...), enlarged, rows labelled."""
+    from torchvision.utils import make_grid
+
+    n = min(len(t) for _, t in rows)
+    pad = 2
+    stacked = torch.cat([as_rgb(t[:n]) for _, t in rows])
+    grid = make_grid(stacked, nrow=n, padding=pad, pad_value=1.0)
+    img = _to_pil(grid, scale)
+    row_height = (stacked.shape[-2] + pad) * scale
+    _save_image(_labelled_rows(img, [label for label, _ in rows], row_height, pad * scale // 2), path)
+
+
+def resolution_stages(path: Path, stages: Sequence[tuple[str, torch.Tensor]], size: int = 160) -> None:
+    """Each (3, H, W) stage enlarged to the same display size, captioned with its label."""
+    from PIL import Image, ImageDraw
+
+    font = _font()
+    gap, caption = 24, 28
+    tiles = [_to_pil(as_rgb(t[None])[0], max(1, size // t.shape[-1])) for _, t in stages]
+    width = sum(t.width for t in tiles) + gap * (len(tiles) + 1)
+    canvas = Image.new("RGB", (width, size + caption + gap), PAPER)
+    draw = ImageDraw.Draw(canvas)
+    x = gap
+    for (label, _), tile in zip(stages, tiles):
+        canvas.paste(tile, (x, gap // 2))
+        draw.text((x + tile.width // 2, gap // 2 + tile.height + 6), label, fill=INK, font=font, anchor="mt")
+        x += tile.width + gap
+    _save_image(canvas, path)
+
+
+def _viridis_lut() -> np.ndarray:
+    import matplotlib
+
+    return (matplotlib.colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+
+
+def feature_tiles(maps: torch.Tensor, per_row: int = 14, tile: int = 64, gap: int = 4):
+    """(C, H, W) feature maps as a grid of per-channel min-max normalised viridis tiles.
+
+    A channel that is constant (often a ReLU that never fires here) shows as flat purple.
+    """
+    from PIL import Image
+
+    maps = maps.float()
+    c, h, w = maps.shape
+    flat = maps.reshape(c, -1)
+    lo, hi = flat.min(dim=1, keepdim=True).values, flat.max(dim=1, keepdim=True).values
+    norm = torch.where(hi > lo, (flat - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(flat))
+    idx = (norm * 255).round().long().reshape(c, h, w).numpy()
+    coloured = _viridis_lut()[idx]  # (C, H, W, 3)
+    scale = max(1, tile // max(h, w))
+    th, tw = h * scale, w * scale
+    cols = min(per_row, c)
+    rows = math.ceil(c / cols)
+    out = np.full((rows * (th + gap) - gap, cols * (tw + gap) - gap, 3), 255, np.uint8)
+    for i in range(c):
+        r, k = divmod(i, cols)
+        big = coloured[i].repeat(scale, axis=0).repeat(scale, axis=1)
+        out[r * (th + gap):r * (th + gap) + th, k * (tw + gap):k * (tw + gap) + tw] = big
+    return Image.fromarray(out, "RGB")
+
+
+def activation_gallery(path: Path, title: str, images: Sequence[tuple[str, torch.Tensor]],
+                       blocks: Sequence[tuple[str, torch.Tensor]]) -> None:
+    """One test image through one network: the images, then every block's channels tiled.
+
+    images: (label, (C, H, W)) shown enlarged in a row; blocks: (name, (C, H, W)) in model order.
+    """
+    from PIL import Image, ImageDraw
+
+    font, big = _font(), _font(FONT_SIZE + 3)
+    margin, line = 16, FONT_SIZE + 12
+    shown = [_to_pil(as_rgb(t[None])[0], 3) for _, t in images]
+    sections = [(f"{name}: {m.shape[0]} channels × {m.shape[1]} × {m.shape[2]}", feature_tiles(m))
+                for name, m in blocks]
+    width = max(sum(s.width for s in shown) + margin * (len(shown) - 1),
+                max(t.width for _, t in sections)) + 2 * margin
+    height = (margin + line + shown[0].height + line
+              + sum(line + t.height + margin for _, t in sections) + margin)
+    canvas = Image.new("RGB", (width, height), PAPER)
+    draw = ImageDraw.Draw(canvas)
+    y = margin
+    draw.text((margin, y), title, fill=INK, font=big)
+    y += line
+    x = margin
+    for (label, _), img in zip(images, shown):
+        canvas.paste(img, (x, y))
+        draw.text((x + img.width // 2, y + img.height + 4), label, fill=INK, font=font, anchor="mt")
+        x += img.width + margin
+    y += shown[0].height + line + margin // 2
+    for label, tiles in sections:
+        draw.text((margin, y), label, fill=INK, font=font)
+        y += line
+        canvas.paste(tiles, (margin, y))
+        y += tiles.height + margin
+    _save_image(canvas, path)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the PNG header, without decoding the image."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path} is not a PNG file")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")

@@ -1,0 +1,116 @@
+"""The report's outline: problems, questions and which evidence each question shows.
+
+Titles are the project's own short wording. Evidence names runs by the question tags of
+the experiment list (experiments/*.toml), never by run name, so a different list (a
+test's tiny one, a student's extra runs) still lands in the right place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import QUESTIONS
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence. kind picks the builder in evidence.py.
+
+    tags: the runs tagged with any of these question ids (in list order, or sorted by `sort`).
+    panels: curve panels (see figures.PANELS).
+    """
+
+    kind: str
+    tags: tuple[str, ...] = ()
+    panels: tuple[str, ...] = ()
+    sort: str | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    title: str
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def anchor(self) -> str:
+        return "q" + self.id.replace(".", "-")
+
+
+@dataclass(frozen=True)
+class Problem:
+    number: int
+    title: str
+    summary: str
+    questions: tuple[Question, ...] = field(default_factory=tuple)
+
+    @property
+    def anchor(self) -> str:
+        return f"p{self.number}"
+
+
+def _e(kind: str, *tags: str, panels: tuple[str, ...] = (), sort: str | None = None) -> Evidence:
+    return Evidence(kind, tuple(tags), panels, sort)
+
+
+PROBLEMS: tuple[Problem, ...] = (
+    Problem(1, "Colourization as regression",
+            "A network maps the grey image straight to RGB values and is trained with squared error.", (
+                Question("1.1", "What RegressionCNN is made of", (_e("architecture", "1.1"),)),
+                Question("1.2", "How many epochs the default setting trains", (
+                    _e("settings", "1.2"), _e("curves", "1.2", panels=("loss",)), _e("samples", "1.2"))),
+                Question("1.3", "Training for fewer or more epochs", (
+                    _e("curves", "1.3", panels=("loss", "val_mse"), sort="epochs"),
+                    _e("samples", "1.3", sort="epochs"), _e("metrics", "1.3", sort="epochs"))),
+                Question("1.4", "Why squared RGB distance is a poor measure of colour difference", (
+                    _e("colour_distance"),)),
+                Question("1.5", "What treating colour as a choice among classes fixes", (
+                    _e("palette"),)),
+            )),
+    Problem(2, "Colourization as classification",
+            "Each pixel is assigned one of a small set of k-means colours and trained with cross-entropy.", (
+                Question("2.1", "The classification CNN built from MyConv2d", (_e("architecture", "2.1"),)),
+                Question("2.2", "Classification CNN against the regression model", (
+                    _e("curves", "1.2", "2.2", panels=("val_acc", "val_mse")),
+                    _e("samples", "1.2", "2.2"), _e("metrics", "1.2", "2.2"))),
+            )),
+    Problem(3, "Skip connections",
+            "The UNet feeds each encoder output (and the grey input) forward to the decoder block of the same size.", (
+                Question("3.1", "The UNet: the CNN plus skip connections", (_e("architecture", "3.1"),)),
+                Question("3.2", "Do skip connections help? UNet against CNN", (
+                    _e("curves", "2.2", "3.2", panels=("loss", "val_acc")),
+                    _e("samples", "2.2", "3.2"), _e("metrics", "2.2", "3.2"))),
+                Question("3.3", "How the mini-batch size changes UNet training", (
+                    _e("curves", "3.2", "3.3", panels=("loss", "val_acc"), sort="batch_size"),
+                    _e("samples", "3.2", "3.3", sort="batch_size"),
+                    _e("metrics", "3.2", "3.3", sort="batch_size"))),
+            )),
+    Problem(4, "Super-resolution",
+            "The same networks learn to restore a 32×32 image from a 4× smaller version of it.", (
+                Question("4.1", "Input and output resolution of the super-resolution data", (
+                    _e("resolution", "4.1"),)),
+                Question("4.2", "Learned upsampling against bilinear interpolation", (
+                    _e("curves", "4.2", panels=("loss", "val_acc")), _e("samples", "4.2"),
+                    _e("metrics", "4.2"), _e("baseline", "4.2"))),
+            )),
+    Problem(5, "Intermediate activations",
+            "What every block of a trained network outputs for a few test images, one tile per channel.", (
+                Question("5.1", "Inside the colourization CNN", (_e("gallery", "5.1"),)),
+                Question("5.2", "Inside the colourization UNet", (_e("gallery", "5.2"),)),
+                Question("5.3", "Inside the super-resolution UNet", (_e("gallery", "5.3"),)),
+            )),
+    Problem(6, "Conceptual questions",
+            "Short questions on tuning, layer order and image size, with small checks run on the trained models.", (
+                Question("6.1", "Five hyper-parameters worth tuning", (
+                    _e("hyper"), _e("curves", "3.2", "6.1", panels=("val_acc",)), _e("metrics", "6.1"))),
+                Question("6.2", "Swapping max-pooling and ReLU", (_e("pool_relu", "1.2"),)),
+                Question("6.3", "Colourizing images larger than 32×32", (_e("large_input", "3.2"),)),
+            )),
+)
+
+
+def questions() -> tuple[Question, ...]:
+    return tuple(q for p in PROBLEMS for q in p.questions)
+
+
+assert tuple(q.id for q in questions()) == QUESTIONS, "the outline must cover every question once, in order"

@@ -1,0 +1,318 @@
+"""Build the HTML report: gather cached results, build a plain context, render the templates.
+
+Rendering never trains and never loads the image data: it needs only the data files'
+identity and the palette to compute fingerprints. `gather` runs what is missing first
+(unless told not to). The page is written to a temporary folder beside build/html and
+swapped in at the end, so a failed render leaves the previous report intact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from . import __version__
+from . import cifar
+from . import data as data_mod
+from .answers import FINAL_FIELDS, OVERVIEW, Answer, Fields, RunTable, RunView, render_answers
+from .config import QUESTIONS, RunSpec, load_experiments
+from .errors import UserError
+from .evidence import EvidenceBuilder, FigureMaker, RunInfo, collect_facts, compute_seconds, seconds_text
+from .outline import PROBLEMS
+from .runner import Inputs, Paths, Runner, load_inputs, palette_path, specs_for, summary_line
+from .store import SHORT, atomic_write
+
+TEMPLATE = "report.html.j2"
+GALLERY_TEMPLATE = "gallery.html.j2"
+STATE_FILE = "report.json"
+
+
+def html_dir(paths: Paths) -> Path:
+    """Where the finished report lives (build/html)."""
+    return paths.build / "html"
+
+
+@dataclass(frozen=True)
+class Student:
+    name: str = ""
+    surname: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Student":
+        return cls(env.get("PA3_NAME", "").strip(), env.get("PA3_SURNAME", "").strip())
+
+    @property
+    def full(self) -> str:
+        return " ".join(p for p in (self.name, self.surname) if p)
+
+
+@dataclass
+class Gathered:
+    """Every experiment of the list with its result (or none), plus the common palette."""
+
+    runs: dict[str, RunInfo]
+    palette: np.ndarray
+    quick: bool
+
+    @property
+    def missing(self) -> list[str]:
+        return [n for n, r in self.runs.items() if not r.available]
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def probe_inputs(paths: Paths, env: Mapping[str, str]) -> Inputs | None:
+    """Inputs good enough for fingerprints (data identity, palette) without reading images.
+
+    None when the palette has not been computed yet (that needs the images).
+    """
+    try:
+        folder = cifar.locate(paths.data_cache, dict(env), download=False)
+    except UserError:
+        return None
+    identity, _ = cifar.fingerprint_files(folder)
+    if env.get("PA3_PALETTE"):
+        palette, source = data_mod.read_palette(Path(env["PA3_PALETTE"]).expanduser()), env["PA3_PALETTE"]
+    else:
+        path = palette_path(paths, identity)
+        if not path.is_file():
+            return None
+        palette, source = data_mod.read_palette(path), "k-means (cached)"
+    empty = torch.empty(0, 3, 32, 32, dtype=torch.uint8)
+    return Inputs(cifar.Horses(empty, empty, identity), palette, source)
+
+
+def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_missing: bool = True,
+           show_progress: bool | None = None, jobs: int = 1) -> Gathered:
+    """Results of every experiment, training the missing ones when run_missing is set."""
+    env = dict(os.environ if env is None else env)
+    specs = specs_for(load_experiments(paths.experiments), quick)
+    inputs = probe_inputs(paths, env)
+    if inputs is None:
+        if not run_missing:
+            raise UserError(
+                "Cannot tell which results are cached: the data (PA3_DATA or the data cache) or its "
+                "palette is not there yet. Run `make report` (with PA3_DATA=path if offline) first.")
+        inputs = load_inputs(paths, env)
+    runner = Runner(paths, inputs, show_progress=show_progress)
+    runs: dict[str, RunInfo] = {}
+    for spec in specs:
+        hit = runner.cached(spec)
+        runs[spec.name] = RunInfo(spec, hit, "cached" if hit else "missing")
+    todo: list[RunSpec] = [r.spec for r in runs.values() if not r.available]
+    if todo and run_missing:
+        if not len(inputs.horses.train):  # the probe has no images: load them now
+            inputs = load_inputs(paths, env)
+            runner = Runner(paths, inputs, show_progress=show_progress)
+        print(f"training {len(todo)} run(s) that are not cached: {', '.join(s.name for s in todo)}",
+              file=sys.stderr)
+        for outcome in runner.run(todo, jobs=jobs, on_outcome=lambda o: print(summary_line(o), flush=True)):
+            runs[outcome.spec.name] = RunInfo(outcome.spec, outcome.result, outcome.how)
+    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick)
+
+
+# --------------------------------------------------------------------------- context
+
+
+def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
+    """What answers see of one run; `group` is every available seed of its entry."""
+    e, spec = info.experiment, info.spec
+    nan = float("nan")
+    metrics = ("train_loss", "val_loss", "val_acc", "val_mse")
+    if info.result is not None:
+        hist = info.result.history
+        final = Fields(f"runs.{info.name}.final", info.result.final)
+        best = Fields(f"runs.{info.name}.best", {
+            "train_loss": float(hist["train_loss"].min()), "val_loss": float(hist["val_loss"].min()),
+            "val_acc": float(hist["val_acc"].max()), "val_mse": float(hist["val_mse"].min()),
+            "val_acc_epoch": int(hist.loc[hist["val_acc"].idxmax(), "epoch"]),
+            "val_loss_epoch": int(hist.loc[hist["val_loss"].idxmin(), "epoch"])})
+        history = tuple(Fields(f"runs.{info.name}.history[{i}]", row)
+                        for i, row in enumerate(hist.to_dict(orient="records")))
+        seconds = float(info.result.meta.get("seconds", nan))
+    else:
+        final = Fields(f"runs.{info.name}.final", {k: nan for k in FINAL_FIELDS})
+        best = Fields(f"runs.{info.name}.best", {k: nan for k in (
+            "train_loss", "val_loss", "val_acc", "val_mse", "val_acc_epoch", "val_loss_epoch")})
+        history, seconds = (), nan
+    values = {m: [float(g.result.final[m]) for g in group if g.result is not None] for m in metrics}
+    mean = Fields(f"runs.{info.name}.mean", {m: float(np.mean(v)) if v else nan for m, v in values.items()})
+    # one seed says nothing about the spread: NaN (shown as n/a), not 0
+    sd = Fields(f"runs.{info.name}.sd", {m: float(np.std(v, ddof=1)) if len(v) > 1 else nan
+                                         for m, v in values.items()})
+    return RunView(name=info.name, title=e.title, model=e.model, task=e.task, epochs=spec.epochs,
+                   planned_epochs=e.epochs, batch_size=e.batch_size, learn_rate=e.learn_rate, num_filters=e.num_filters,
+                   kernel=e.kernel, quick=spec.quick, available=info.available, seconds=seconds,
+                   final=final, best=best, seeds=len(group), mean=mean, sd=sd, history=history)
+
+
+def answer_context(gathered: Gathered, builder: EvidenceBuilder) -> dict[str, Any]:
+    """What answers/*.md may use: runs, architectures (by model), computed facts."""
+    groups: dict[str, list[RunInfo]] = {}
+    for info in gathered.runs.values():
+        if info.available:
+            groups.setdefault(info.experiment.base, []).append(info)
+    runs = RunTable({name: run_view(info, groups.get(info.experiment.base, []))
+                     for name, info in gathered.runs.items()})
+    arch: dict[str, Fields] = {}
+    for info in gathered.runs.values():
+        e = info.experiment
+        if e.model in arch or (e.model != "RegressionCNN" and e.task != "colourization"):
+            continue
+        a = builder.architecture(e)
+        arch[e.model] = Fields(f"arch.{e.model}", {
+            "conv_layers": a.conv_layers, "params": a.params, "kernel": e.kernel,
+            "filters": ", ".join(str(b.out_channels) for b in a.blocks),
+            "skips": len([s for b in a.blocks for s in b.skips])})
+    return {"runs": runs, "arch": Fields("arch", arch), "facts": Fields("facts", collect_facts(builder)),
+            "quick": gathered.quick}
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    if isinstance(value, float):
+        return "n/a" if not math.isfinite(value) else f"{value:.{digits}g}"
+    return str(value)
+
+
+def appendix(gathered: Gathered) -> list[dict[str, Any]]:
+    rows = []
+    for info in gathered.runs.values():
+        e, r = info.experiment, info.result
+        config = {k: v for k, v in dataclasses.asdict(e).items() if k not in ("name", "title", "questions")}
+        config["epochs"] = info.spec.epochs
+        if info.spec.quick:
+            config["train_images"], config["val_images"] = info.spec.train_images, info.spec.val_images
+        rows.append({
+            "name": info.name, "title": e.title, "questions": ", ".join(e.questions),
+            "config": [(k, _number(v)) for k, v in config.items()],
+            "final": [(k, _number(v)) for k, v in (r.final.items() if r else [])],
+            "seconds": seconds_text(float(r.meta.get("seconds", 0.0))) if r else "–",
+            "device": r.meta.get("device", "?") if r else "–",
+            "torch": r.meta.get("torch", "?") if r else "–",
+            "finished": r.meta.get("finished_at", "") if r else "",
+            "fingerprint": info.fingerprint[:SHORT] if r else "–",
+            "how": info.how, "available": info.available,
+        })
+    return rows
+
+
+def build_context(gathered: Gathered, answers: Mapping[str, Answer], builder: EvidenceBuilder,
+                  student: Student) -> dict[str, Any]:
+    """The plain dict the template renders; all decisions are made here, not in the template."""
+    results = [r.result for r in gathered.runs.values() if r.result is not None]
+    finished = sorted(r.meta.get("finished_at", "") for r in results)
+    problems = []
+    for p in PROBLEMS:
+        qs = []
+        for q in p.questions:
+            a = answers[q.id]
+            qs.append({"id": q.id, "title": q.title, "anchor": q.anchor, "evidence": builder.build(q),
+                       "answer": a.html, "state": a.state, "error": a.error,
+                       "answer_file": f"answers/{q.id}.md"})
+        problems.append({"number": p.number, "title": p.title, "summary": p.summary, "anchor": p.anchor,
+                         "questions": qs})
+    unanswered = [q for q in QUESTIONS if not answers[q].answered]
+    return {
+        "student": student.full,
+        "date": finished[-1][:10] if finished else "",
+        "torch": ", ".join(sorted({r.meta.get("torch", "?") for r in results})) or torch.__version__,
+        "devices": ", ".join(sorted({r.meta.get("device", "?") for r in results})) or "–",
+        "compute": seconds_text(compute_seconds(gathered.runs.values())),
+        "quick": gathered.quick,
+        "missing": gathered.missing,
+        "unanswered": unanswered,
+        "run_count": len(gathered.runs),
+        "overview": answers[OVERVIEW].html,
+        "overview_error": answers[OVERVIEW].error,
+        "problems": problems,
+        "runs": appendix(gathered),
+        "version": __version__,
+    }
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _environment(templates: Path):
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=FileSystemLoader(str(templates)), autoescape=select_autoescape(["html", "j2"]),
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Replace target with staging: two renames, the old copy removed last."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old-{os.getpid()}")
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    index: Path
+    figures: int
+    drawn: int
+    seconds: float
+    quick: bool
+    missing: tuple[str, ...]
+    unanswered: tuple[str, ...]
+
+
+def render(paths: Paths, gathered: Gathered, student: Student = Student()) -> Rendered:
+    """Write build/html/ (index.html, img/, activations/) and build/report.json."""
+    start = time.perf_counter()
+    templates = paths.root / "templates"
+    if not (templates / TEMPLATE).is_file():
+        raise UserError(f"{templates / TEMPLATE} is missing; the report template ships with the project.")
+    maker = FigureMaker(paths.build / "figures")
+    builder = EvidenceBuilder(gathered.runs, gathered.palette, maker)
+    answers = render_answers(paths.root / "answers", answer_context(gathered, builder))
+    context = build_context(gathered, answers, builder, student)
+    env = _environment(templates)
+    page = env.get_template(TEMPLATE).render(**context)
+
+    paths.build.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".html-new-", dir=paths.build))
+    try:
+        (staging / "index.html").write_text(page, encoding="utf-8")
+        for rel, src in maker.files.items():
+            dest = staging / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+        gallery = env.get_template(GALLERY_TEMPLATE)
+        for problem in context["problems"]:
+            for q in problem["questions"]:
+                for item in q["evidence"]:
+                    if item["kind"] == "gallery":
+                        index = staging / item["index"]
+                        index.write_text(gallery.render(question=q, item=item, student=context["student"],
+                                                        quick=context["quick"]), encoding="utf-8")
+        os.chmod(staging, 0o755)
+        _swap_in(staging, html_dir(paths))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    state = {"quick": gathered.quick, "missing": gathered.missing, "student": student.full,
+             "date": context["date"],
+             "unanswered": context["unanswered"],
+             "fingerprints": {n: r.fingerprint for n, r in gathered.runs.items()}}
+    atomic_write(paths.build / STATE_FILE, json.dumps(state, indent=2, sort_keys=True).encode())
+    return Rendered(html_dir(paths) / "index.html", len(maker.files), maker.drawn, time.perf_counter() - start,
+                    gathered.quick, tuple(gathered.missing), tuple(context["unanswered"]))

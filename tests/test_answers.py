@@ -1,0 +1,99 @@
+"""Written answers: Jinja over the results, safe Markdown, errors with file and line."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from pa3report import answers
+from pa3report.answers import Fields, RunTable, RunView
+from pa3report.config import QUESTIONS
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def view(name: str, val_acc: float) -> RunView:
+    final = Fields(f"runs.{name}.final", {"val_acc": val_acc, "val_loss": 1.25})
+    return RunView(name=name, title="t", model="UNet", task="colourization", epochs=2, planned_epochs=25,
+                   batch_size=100, learn_rate=0.001, num_filters=32, kernel=3, quick=True, available=True,
+                   seconds=3.0, final=final, best=final)
+
+
+CONTEXT = {"runs": RunTable({"p3_unet": view("p3_unet", 61.234), "p2_cnn": view("p2_cnn", float("nan"))}),
+           "facts": Fields("facts", {"palette_size": 24}), "arch": Fields("arch", {}), "quick": True}
+
+
+def render(tmp_path: Path, text: str, name: str = "3.2"):
+    folder = tmp_path / "answers"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.md").write_text(text)
+    return answers.render_answers(folder, CONTEXT, questions=(name,))[name]
+
+
+def test_numbers_come_from_the_context(tmp_path):
+    a = render(tmp_path, "UNet: **{{ runs.p3_unet.final.val_acc | pct }}**, loss {{ runs.p3_unet.final.val_loss | num(2) }}.")
+    assert a.state == "answered"
+    assert "<strong>61.2%</strong>" in a.html and "loss 1.25" in a.html
+
+
+def test_pending_values_read_na():
+    assert answers.pct(float("nan")) == "n/a" and answers.num(None) == "n/a"
+    assert answers.pct(12.345, 2) == "12.35%" and answers.grouped(112344) == "112,344"
+    assert answers.duration(75) == "1 min 15 s" and answers.duration(3725) == "1 h 2 min"
+    assert math.isnan(CONTEXT["runs"]["p2_cnn"].final["val_acc"])
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("one\ntwo {{ runs.p3_unte.final.val_acc }}\n", 2, ["unknown run 'p3_unte'", "did you mean 'p3_unet'"]),
+    ("{{ runs.p3_unet.final.val_accuracy }}", 1, ["runs.p3_unet.final has no field 'val_accuracy'", "val_acc"]),
+    ("a\nb\n{{ runs.p3_unet.epoch }}", 3, ["run 'p3_unet' has no attribute 'epoch'", "epochs"]),
+    ("a\n{% for x in %}\n", 2, ["expected an expression"]),
+    ("{{ runs.p3_unet.final.val_acc | pct(1, 2, 3) }}", 1, []),
+])
+def test_errors_name_file_and_line(tmp_path, text, line, words):
+    a = render(tmp_path, text)
+    assert a.state == "error" and a.html is None
+    assert f"3.2.md, line {line}:" in a.error
+    for w in words:
+        assert w.lower() in a.error.lower()
+
+
+def test_the_sandbox_blocks_python_internals(tmp_path):
+    a = render(tmp_path, "{{ runs.p3_unet.__class__.__mro__ }} {{ ''.__class__.__subclasses__() }}")
+    assert a.state == "error"
+    assert "object" not in (a.html or "")
+
+
+def test_raw_html_and_unsafe_links_are_neutralised():
+    html = answers.to_html(
+        "<script>alert(1)</script>\n\n<b onclick=x>bold</b> [a](javascript:alert(1)) [b](JAVASCRIPT:x) "
+        "[c](vbscript:x) [d](https://ok.example) [e](#q1-1) [f](img/palette.png) "
+        "![g](data:image/png;base64,AAAA) ![h](data:text/html;base64,AAAA) <javascript:alert(1)>")
+    assert "<script" not in html and "<b " not in html and "onclick=x>" not in html.replace("&lt;", "")
+    assert "&lt;script&gt;" in html
+    assert 'href="javascript' not in html.lower() and 'href="vbscript' not in html.lower()
+    assert 'href="https://ok.example"' in html and 'href="#q1-1"' in html and 'href="img/palette.png"' in html
+    assert 'src="data:image/png;base64,AAAA"' in html and "data:text/html" not in html.replace("](data:text", "")
+
+
+def test_missing_or_blank_answers_are_unanswered(tmp_path):
+    assert render(tmp_path, "  \n\n").state == "unanswered"
+    assert render(tmp_path, "{% if false %}text{% endif %}\n").state == "unanswered"
+    folder = tmp_path / "answers"
+    (folder / "3.2.md").unlink()
+    found = answers.render_answers(folder, CONTEXT, questions=("3.2",))
+    assert found["3.2"].state == "unanswered"
+    (folder / "3.7.md").write_text("x")
+    problems = answers.problems(found, folder)
+    assert any("question 3.2 is unanswered" in p for p in problems)
+    assert any("3.7.md: not a question" in p for p in problems)
+    assert not any("overview" in p for p in problems)  # the overview is optional
+
+
+def test_the_project_answers_every_question():
+    shipped = {p.stem for p in (PROJECT / "answers").glob("*.md")}
+    assert set(QUESTIONS) <= shipped
+    for q in QUESTIONS:
+        assert len((PROJECT / "answers" / f"{q}.md").read_text().split()) >= 40, f"answer {q} is too thin"

@@ -1,0 +1,124 @@
+"""Figures: pure functions from data to PNG files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from pa3report import figures
+from pa3report.evidence import FigureMaker, colour_distances, srgb_to_lab
+
+
+def history(epochs: int, offset: float = 0.0) -> pd.DataFrame:
+    e = np.arange(1, epochs + 1)
+    return pd.DataFrame({"epoch": e, "train_loss": 2.0 / e + offset, "val_loss": 2.2 / e + offset,
+                         "val_acc": 30 + 5 * np.log(e), "val_mse": 0.02 / e, "epoch_seconds": 1.0})
+
+
+def pixels(path) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def test_curves_draws_labelled_panels_and_is_deterministic(tmp_path):
+    series = [figures.Series("long run", history(6), (history(6, 0.1), history(6, -0.1))),
+              figures.Series("short run", history(2)), figures.Series("one epoch", history(1))]
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    figures.curves(a, series, ("loss", "val_acc"))
+    figures.curves(b, series, ("loss", "val_acc"))
+    assert a.read_bytes() == b.read_bytes()  # no timestamps: the zip stays reproducible
+    width, height = figures.png_size(a)
+    assert 700 < width < 1100 and 250 < height < 600
+    assert len(np.unique(pixels(a).reshape(-1, 3), axis=0)) > 50
+
+
+def test_sample_grid_enlarges_without_blurring(tmp_path):
+    grey = torch.rand(5, 1, 32, 32)
+    colour = torch.rand(5, 3, 32, 32)
+    path = tmp_path / "grid.png"
+    figures.sample_grid(path, [("input", grey), ("truth", colour), ("prediction", colour)], scale=4)
+    img = pixels(path)
+    pad = 2
+    grid_w = (5 * (32 + pad) + pad) * 4
+    assert img.shape[0] == (3 * (32 + pad) + pad) * 4
+    assert img.shape[1] > grid_w  # plus the label column
+    label_w = img.shape[1] - grid_w
+    # top-left image of the "truth" row: each source pixel is a uniform 4x4 block
+    y0, x0 = (32 + pad + pad) * 4, label_w + pad * 4
+    block = img[y0:y0 + 4, x0:x0 + 4]
+    assert (block == block[0, 0]).all()
+    expected = (colour[0, :, 0, 0].clamp(0, 1) * 255).round().byte().numpy()
+    assert np.abs(block[0, 0].astype(int) - expected.astype(int)).max() <= 1
+    # greyscale input is shown as grey
+    g = img[pad * 4 + 1, x0 + 1]
+    assert g[0] == g[1] == g[2]
+
+
+def test_feature_tiles_normalise_each_channel_and_flag_constant_ones():
+    maps = torch.zeros(3, 8, 8)
+    maps[0] = torch.arange(64.0).reshape(8, 8)
+    maps[1] = 5.0  # constant
+    maps[2] = -torch.arange(64.0).reshape(8, 8) * 1000  # a different range
+    img = np.asarray(figures.feature_tiles(maps, per_row=3, tile=16, gap=2))
+    assert img.shape == (16, 3 * 16 + 2 * 2, 3)
+    lut = figures._viridis_lut()
+    assert (img[0, 0] == lut[0]).all() and (img[15, 15] == lut[255]).all()
+    assert (img[:, 18:34] == lut[0]).all()  # constant channel: one flat colour
+    assert (img[0, 36] == lut[255]).all() and (img[15, 51] == lut[0]).all()
+
+
+def test_activation_gallery_has_every_block(tmp_path):
+    blocks = [("downconv1", torch.rand(8, 16, 16)), ("rfconv", torch.rand(16, 8, 8)),
+              ("finalconv", torch.rand(24, 32, 32))]
+    path = tmp_path / "act0.png"
+    figures.activation_gallery(path, "run (UNet), test image 0",
+                               [("input", torch.rand(1, 32, 32)), ("truth", torch.rand(3, 32, 32)),
+                                ("output", torch.rand(3, 32, 32))], blocks)
+    width, height = figures.png_size(path)
+    # 14 tiles of 64 px per row; sections of 1, 2 and 2 rows
+    assert width >= 14 * 64 and height > 5 * 64 + 3 * 96
+
+
+def test_resolution_stages_and_diagram(tmp_path):
+    stages = [("a", torch.rand(3, 32, 32)), ("b", torch.rand(3, 8, 8))]
+    figures.resolution_stages(tmp_path / "s.png", stages, size=128)
+    img = pixels(tmp_path / "s.png")
+    assert img.shape[1] == 2 * 128 + 3 * 24
+    figures.architecture_diagram(tmp_path / "d.png", [("downconv1", (8, 16, 16)), ("finalconv", (24, 32, 32))],
+                                 {"downconv1": ("input",), "finalconv": ("downconv1", "input")}, (1, 32, 32))
+    assert figures.png_size(tmp_path / "d.png")[0] > 200
+
+
+def test_png_size_rejects_other_files(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"GIF89a" + b"\0" * 30)
+    with pytest.raises(ValueError):
+        figures.png_size(tmp_path / "x.png")
+
+
+def test_figure_maker_draws_once_per_key(tmp_path):
+    maker = FigureMaker(tmp_path / "cache")
+    calls = []
+
+    def draw(path):
+        calls.append(path)
+        figures.palette_swatch(path, np.random.default_rng(0).random((24, 3)))
+
+    first = maker.make("img/p.png", {"k": 1}, draw, alt="palette")
+    again = FigureMaker(tmp_path / "cache").make("img/p.png", {"k": 1}, draw, alt="palette")
+    assert len(calls) == 1 and first == again
+    FigureMaker(tmp_path / "cache").make("img/p.png", {"k": 2}, draw, alt="palette")
+    assert len(calls) == 2
+    assert not list((tmp_path / "cache").glob(".draw-*"))
+
+
+def test_colour_science():
+    lab = srgb_to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    assert np.allclose(lab[0], [100, 0, 0], atol=0.05) and np.allclose(lab[1], [0, 0, 0], atol=1e-6)
+    pairs = colour_distances()
+    rgb = {round(p[3], 6) for p in pairs}
+    assert len(rgb) == 1  # every pair is the same RGB distance apart...
+    deltas = [p[4] for p in pairs]
+    assert max(deltas) > 1.5 * min(deltas)  # ...but not the same perceived distance

