@@ -218,11 +218,14 @@ def colourize_large(model: nn.Module, rgb: torch.Tensor, palette: torch.Tensor) 
 # --------------------------------------------------------------------------- all of it
 
 
-def compute(results: dict[str, RunResult], horses_test: torch.Tensor, palette: np.ndarray,
-            cache_dir: Path) -> dict[str, Any]:
-    """Every measurement the report uses, cached by the inputs' identity."""
+def compute(results: dict[str, RunResult], data_identity: str, load_test: Callable[[], torch.Tensor],
+            palette: np.ndarray, cache_dir: Path) -> dict[str, Any]:
+    """Every measurement the report uses, cached by the runs, the data, the palette and this code.
+
+    load_test is only called (to read the test images) when nothing is cached.
+    """
     key = digest({"runs": sorted((n, r.fingerprint) for n, r in results.items()),
-                  "test": sha256_bytes(horses_test.numpy().tobytes()),
+                  "data": data_identity,
                   "palette": sha256_bytes(np.asarray(palette, np.float32).tobytes()),
                   "code": sha256_bytes(ANALYSIS_SOURCE.read_bytes())})
     path = cache_dir / f"analysis-{key[:16]}.pt"
@@ -231,7 +234,7 @@ def compute(results: dict[str, RunResult], horses_test: torch.Tensor, palette: n
             return torch_load(path.read_bytes())
         except Exception:
             pass  # damaged: recompute below
-    out = _compute(results, horses_test, palette)
+    out = _compute(results, load_test(), palette)
     atomic_write(path, torch_bytes(out))
     return out
 

@@ -25,7 +25,6 @@ import torch
 
 from . import __version__
 from . import cifar
-from . import data as data_mod
 from .answers import FINAL_FIELDS, OVERVIEW, Answer, Fields, RunTable, RunView, render_answers
 from .config import QUESTIONS, RunSpec, load_experiments
 from .errors import UserError
@@ -65,6 +64,7 @@ class Gathered:
     runs: dict[str, RunInfo]
     palette: np.ndarray
     quick: bool
+    inputs: Inputs | None = None  # the data (images load lazily); None when none was found
 
     @property
     def missing(self) -> list[str]:
@@ -74,39 +74,18 @@ class Gathered:
 # --------------------------------------------------------------------------- gathering
 
 
-def probe_inputs(paths: Paths, env: Mapping[str, str]) -> Inputs | None:
-    """Inputs good enough for fingerprints (data identity, palette) without reading images.
-
-    None when the palette has not been computed yet (that needs the images).
-    """
-    try:
-        folder = cifar.locate(paths.data_cache, dict(env), download=False)
-    except UserError:
-        return None
-    identity, _ = cifar.fingerprint_files(folder)
-    if env.get("PA3_PALETTE"):
-        palette, source = data_mod.read_palette(Path(env["PA3_PALETTE"]).expanduser()), env["PA3_PALETTE"]
-    else:
-        path = palette_path(paths, identity)
-        if not path.is_file():
-            return None
-        palette, source = data_mod.read_palette(path), "k-means (cached)"
-    empty = torch.empty(0, 3, 32, 32, dtype=torch.uint8)
-    return Inputs(cifar.Horses(empty, empty, identity), palette, source)
-
-
 def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_missing: bool = True,
            show_progress: bool | None = None, jobs: int = 1) -> Gathered:
     """Results of every experiment, training the missing ones when run_missing is set."""
     env = dict(os.environ if env is None else env)
     specs = specs_for(load_experiments(paths.experiments), quick)
-    inputs = probe_inputs(paths, env)
-    if inputs is None:
-        if not run_missing:
+    if not run_missing and not env.get("PA3_PALETTE"):
+        folder = cifar.locate(paths.data_cache, env, download=False)
+        if not palette_path(paths, cifar.fingerprint_files(folder)[0]).is_file():
             raise UserError(
-                "Cannot tell which results are cached: the data (PA3_DATA or the data cache) or its "
-                "palette is not there yet. Run `make report` (with PA3_DATA=path if offline) first.")
-        inputs = load_inputs(paths, env)
+                "Cannot tell which results are cached: the palette has not been computed yet. "
+                "Run `make report` (with PA3_DATA=path if offline) first.")
+    inputs = load_inputs(paths, env, download=run_missing)
     runner = Runner(paths, inputs, show_progress=show_progress)
     runs: dict[str, RunInfo] = {}
     for spec in specs:
@@ -114,14 +93,11 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
         runs[spec.name] = RunInfo(spec, hit, "cached" if hit else "missing")
     todo: list[RunSpec] = [r.spec for r in runs.values() if not r.available]
     if todo and run_missing:
-        if not len(inputs.horses.train):  # the probe has no images: load them now
-            inputs = load_inputs(paths, env)
-            runner = Runner(paths, inputs, show_progress=show_progress)
         print(f"training {len(todo)} run(s) that are not cached: {', '.join(s.name for s in todo)}",
               file=sys.stderr)
         for outcome in runner.run(todo, jobs=jobs, on_outcome=lambda o: print(summary_line(o), flush=True)):
             runs[outcome.spec.name] = RunInfo(outcome.spec, outcome.result, outcome.how)
-    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick)
+    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick, inputs)
 
 
 # --------------------------------------------------------------------------- context

@@ -12,6 +12,7 @@ import io
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -61,11 +62,20 @@ class Paths:
 
 @dataclass(frozen=True)
 class Inputs:
-    """The data and palette every run of one invocation shares."""
+    """The data and palette every run of one invocation shares.
 
-    horses: Horses
+    Fingerprints need only the files' digest and the palette, so the images are read
+    on first use of `horses`: a fully cached command never unpickles the batches.
+    """
+
+    folder: Path
+    identity: str
     palette: np.ndarray
     palette_source: str
+
+    @cached_property
+    def horses(self) -> Horses:
+        return cifar.load_horses(self.folder, warn=False)
 
     @property
     def palette_digest(self) -> str:
@@ -76,17 +86,17 @@ def palette_path(paths: Paths, identity: str) -> Path:
     return paths.build / "palette" / f"kmeans-{identity[:SHORT]}-k{data_mod.NUM_COLOURS}.npy"
 
 
-def load_palette(paths: Paths, horses: Horses, env: dict[str, str]) -> tuple[np.ndarray, str]:
+def load_palette(paths: Paths, folder: Path, identity: str, env: dict[str, str]) -> tuple[np.ndarray, str]:
     """A user palette from PA3_PALETTE, else k-means on the horse pixels (computed once)."""
     if env.get("PA3_PALETTE"):
         path = Path(env["PA3_PALETTE"]).expanduser()
         return data_mod.read_palette(path), str(path)
-    path = palette_path(paths, horses.identity)
+    path = palette_path(paths, identity)
     if path.is_file():
         return data_mod.read_palette(path), "k-means (cached)"
     print(f"fitting the {data_mod.NUM_COLOURS}-colour palette (k-means on training pixels) ...",
           file=sys.stderr)
-    palette = data_mod.fit_palette(data_mod.to_unit(horses.train))
+    palette = data_mod.fit_palette(data_mod.to_unit(cifar.load_horses(folder, warn=False).train))
     buf = io.BytesIO()
     np.save(buf, palette[None])
     atomic_write(path, buf.getvalue())
@@ -96,9 +106,9 @@ def load_palette(paths: Paths, horses: Horses, env: dict[str, str]) -> tuple[np.
 def load_inputs(paths: Paths, env: dict[str, str] | None = None, download: bool = True) -> Inputs:
     env = dict(os.environ if env is None else env)
     folder = cifar.locate(paths.data_cache, env, download=download)
-    horses = cifar.load_horses(folder)
-    palette, source = load_palette(paths, horses, env)
-    return Inputs(horses, palette, source)
+    identity = cifar.check_files(folder)
+    palette, source = load_palette(paths, folder, identity, env)
+    return Inputs(folder, identity, palette, source)
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,7 @@ class Runner:
 
     def _keys(self, spec: RunSpec, with_epochs: bool) -> str:
         return digest({"hyper": spec.hyper(with_epochs=with_epochs), "code": self.code,
-                       "data": self.inputs.horses.identity, "palette": self.inputs.palette_digest})
+                       "data": self.inputs.identity, "palette": self.inputs.palette_digest})
 
     def fingerprint(self, spec: RunSpec) -> str:
         return self._keys(spec, True)
