@@ -95,13 +95,20 @@ def palette_distances(palette: np.ndarray) -> dict[str, Any]:
             "correlation": float(np.corrcoef(rgb_d, de)[0, 1])}
 
 
+# CIELAB chroma above which a pixel reads as clearly coloured rather than greyish or tinted.
+VIVID_CHROMA = 20.0
+
+
 def colourfulness(rgb: torch.Tensor) -> dict[str, float]:
-    """Mean CIELAB chroma and HSV saturation: how vivid a set of images is."""
+    """Mean CIELAB chroma and HSV saturation: how vivid a set of images is; and the share (%) of
+    clearly coloured pixels, which tells a mild tint everywhere (the regression's sepia) from
+    strong colours where they belong: both can have the same mean chroma."""
     lab = _lab(rgb)
     chroma = np.hypot(lab[..., 1], lab[..., 2])
     mx, mn = rgb.max(dim=1).values, rgb.min(dim=1).values
     saturation = torch.where(mx > 0, (mx - mn) / mx.clamp_min(1e-8), torch.zeros_like(mx))
-    return {"chroma": float(chroma.mean()), "saturation": float(saturation.mean())}
+    return {"chroma": float(chroma.mean()), "saturation": float(saturation.mean()),
+            "vivid": 100.0 * float((chroma > VIVID_CHROMA).mean())}
 
 
 # --------------------------------------------------------------------------- 4.2
@@ -218,24 +225,52 @@ def colourize_large(model: nn.Module, rgb: torch.Tensor, palette: torch.Tensor) 
 # --------------------------------------------------------------------------- all of it
 
 
+# The runs `_compute` reads, by measurement: every seed of a group, or one named run.
+# The report passes only these (so a new sweep run does not invalidate the cache) and
+# marks a measurement as pending while one of them is missing.
+GROUPS_READ: dict[str, tuple[str, ...]] = {
+    "colourfulness": ("p1_regression", "p2_cnn", "p3_unet"),
+    "sr_quality": ("p4_sr_cnn", "p4_sr_unet"),
+}
+RUNS_READ: dict[str, tuple[str, ...]] = {
+    "relu_maxpool": ("p1_regression",),
+    "receptive_field": ("p2_cnn", "p3_unet"),
+    "large": ("p3_unet",),
+}
+
+
+def _cache_path(results: dict[str, RunResult], data_identity: str, palette: np.ndarray,
+                cache_dir: Path) -> Path:
+    key = digest({"runs": sorted((n, r.fingerprint) for n, r in results.items()),
+                  "data": data_identity,
+                  "palette": sha256_bytes(np.asarray(palette, np.float32).tobytes()),
+                  "code": sha256_bytes(ANALYSIS_SOURCE.read_bytes())})
+    return cache_dir / f"analysis-{key[:16]}.pt"
+
+
+def cached(results: dict[str, RunResult], data_identity: str, palette: np.ndarray,
+           cache_dir: Path) -> dict[str, Any] | None:
+    """The stored outcome of `compute` for exactly these inputs, or None (never computes)."""
+    path = _cache_path(results, data_identity, palette, cache_dir)
+    if path.is_file():
+        try:
+            return torch_load(path.read_bytes())
+        except Exception:
+            return None  # damaged: `compute` redoes it
+    return None
+
+
 def compute(results: dict[str, RunResult], data_identity: str, load_test: Callable[[], torch.Tensor],
             palette: np.ndarray, cache_dir: Path) -> dict[str, Any]:
     """Every measurement the report uses, cached by the runs, the data, the palette and this code.
 
     load_test is only called (to read the test images) when nothing is cached.
     """
-    key = digest({"runs": sorted((n, r.fingerprint) for n, r in results.items()),
-                  "data": data_identity,
-                  "palette": sha256_bytes(np.asarray(palette, np.float32).tobytes()),
-                  "code": sha256_bytes(ANALYSIS_SOURCE.read_bytes())})
-    path = cache_dir / f"analysis-{key[:16]}.pt"
-    if path.is_file():
-        try:
-            return torch_load(path.read_bytes())
-        except Exception:
-            pass  # damaged: recompute below
+    hit = cached(results, data_identity, palette, cache_dir)
+    if hit is not None:
+        return hit
     out = _compute(results, load_test(), palette)
-    atomic_write(path, torch_bytes(out))
+    atomic_write(_cache_path(results, data_identity, palette, cache_dir), torch_bytes(out))
     return out
 
 
@@ -250,7 +285,8 @@ def _compute(results: dict[str, RunResult], horses_test: torch.Tensor, palette_n
     k = len(palette)
     truth = data_mod.to_unit(horses_test)
     grey = data_mod.greyscale(truth)
-    out: dict[str, Any] = {"colour_pairs": colour_pairs(), "palette_distances": palette_distances(np.asarray(palette_np))}
+    out: dict[str, Any] = {"test_images": len(truth), "colour_pairs": colour_pairs(),
+                           "palette_distances": palette_distances(np.asarray(palette_np))}
 
     # 1.4 / 1.5: how colourful are the predictions of each objective?
     vivid: dict[str, Any] = {"ground truth": colourfulness(truth),
@@ -259,7 +295,7 @@ def _compute(results: dict[str, RunResult], horses_test: torch.Tensor, palette_n
         runs = _by_group(results, group)
         if runs:
             per_seed = [colourfulness(predict_rgb(load_model(r, k), task, grey, palette)) for r in runs]
-            vivid[group] = {m: mean_std([s[m] for s in per_seed]) for m in ("chroma", "saturation")}
+            vivid[group] = {m: mean_std([s[m] for s in per_seed]) for m in ("chroma", "saturation", "vivid")}
             vivid[group]["seeds"] = len(per_seed)
     out["colourfulness"] = vivid
 

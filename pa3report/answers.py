@@ -131,7 +131,70 @@ def ratio(a: Any, b: Any, digits: int = 1) -> str:
     return f"{float(a) / float(b):.{digits}f}×" if _finite(a) and _finite(b) and b else "n/a"
 
 
-FILTERS = {"pct": pct, "num": num, "sig": sig, "duration": duration, "grouped": grouped}
+# Digits and unit of a "mean ± sd" for each metric an answer may compare.
+PM_FORMATS: dict[str, tuple[int, str]] = {
+    "val_acc": (1, "%"), "palette_acc": (1, "%"), "val_loss": (3, ""), "train_loss": (3, ""),
+    "val_mse": (4, ""), "psnr": (2, " dB"), "ssim": (3, ""), "chroma": (1, ""), "saturation": (3, ""), "vivid": (1, "%"),
+}
+
+
+def _stats(entry: Any, metric: str) -> tuple[float, float]:
+    """(mean, sd) of a metric of anything with .mean and .sd (a run, an analysis row)."""
+    if isinstance(entry, Undefined):  # a wrong run name must not read as n/a
+        entry._fail_with_undefined_error()
+    parts = []
+    for name in ("mean", "sd"):
+        part = entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
+        if not isinstance(part, Fields):
+            raise ValueError(f"{getattr(entry, 'owner', type(entry).__name__)} has no mean and sd over seeds; "
+                             "pass a run (runs.NAME) or an analysis row")
+        if metric not in part:
+            raise ValueError(f"{part.owner} has no field {metric!r}{closest(str(metric), part)}; "
+                             f"fields: {', '.join(part)}")
+        value = part[metric]
+        parts.append(float(value) if _finite(value) else math.nan)
+    return parts[0], parts[1]
+
+
+def pm(entry: Any, metric: str, digits: int | None = None) -> str:
+    """A run's (or analysis row's) metric as 'mean ± sd' over its seeds, e.g. 61.2 ± 0.4%.
+
+    The ± part is left out when there is no spread to show: one seed, or a deterministic method.
+    """
+    mean, sd = _stats(entry, metric)
+    d, unit = PM_FORMATS.get(metric, (3, ""))
+    d = d if digits is None else digits
+    if not math.isfinite(mean):
+        return "n/a"
+    spread = f" ± {sd:.{d}f}" if math.isfinite(sd) and sd > 0 else ""
+    return f"{mean:.{d}f}{spread}{unit}"
+
+
+def seed_spread(sd_a: float, sd_b: float) -> float:
+    """How far apart two means may lie from seed noise alone: the sum of their standard deviations.
+
+    A side measured with one seed (NaN) borrows the other side's deviation: same kind of
+    training, same kind of noise. A deterministic method (an interpolation) has deviation 0:
+    it adds nothing, and lends nothing, so it against a single seed leaves the spread unknown.
+    """
+    known = [s for s in (sd_a, sd_b) if math.isfinite(s)]
+    if len(known) == 2:
+        return known[0] + known[1]
+    if len(known) == 1 and known[0] > 0:
+        return 2 * known[0]
+    return math.nan
+
+
+def gap(a: Any, b: Any, metric: str) -> Fields:
+    """a − b in one metric, and whether that is more than seed noise: .delta, .size, .spread, .beyond, .known."""
+    (ma, sa), (mb, sb) = _stats(a, metric), _stats(b, metric)
+    delta, spread = ma - mb, seed_spread(sa, sb)
+    known = math.isfinite(spread) and math.isfinite(delta)
+    return Fields("gap", {"delta": delta, "size": abs(delta), "spread": spread, "known": known,
+                          "beyond": known and abs(delta) > spread})
+
+
+FILTERS = {"pct": pct, "num": num, "sig": sig, "duration": duration, "grouped": grouped, "pm": pm}
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -180,13 +243,25 @@ class Answer:
         return self.state == "answered"
 
 
+class _AnswerEnvironment(SandboxedEnvironment):
+    """The sandbox, except that `x.name` on Fields reads the field first: Jinja tries attributes
+    before items, so a field named like a dict method (clear, items, values) would otherwise
+    give the method, which is truthy, and an answer would silently say the wrong thing."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Fields) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def _environment(folder: Path) -> SandboxedEnvironment:
     from jinja2 import FileSystemLoader
 
-    env = SandboxedEnvironment(loader=FileSystemLoader(str(folder)), undefined=AnswerUndefined,
-                               autoescape=False, keep_trailing_newline=True)
+    env = _AnswerEnvironment(loader=FileSystemLoader(str(folder)), undefined=AnswerUndefined,
+                             autoescape=False, keep_trailing_newline=True)
     env.filters.update(FILTERS)
     env.globals["ratio"] = ratio
+    env.globals["gap"] = gap
     return env
 
 

@@ -108,6 +108,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from . import answers
     from .data import NUM_COLOURS
     from .evidence import EvidenceBuilder, FigureMaker, RunInfo
+    from .measures import measure
     from .report import Gathered, answer_context, gather
 
     paths = _paths(args)
@@ -118,7 +119,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         specs = specs_for(config.load_experiments(paths.experiments), args.quick)
         gathered = Gathered({s.name: RunInfo(s, None, "missing") for s in specs},
                             np.zeros((NUM_COLOURS, 3), np.float32), args.quick)
-    builder = EvidenceBuilder(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"))
+    # the analysis as far as it is stored: check never computes (nor reads the images)
+    measured = measure(gathered.runs, gathered.inputs, gathered.palette, paths.build, compute=False)
+    builder = EvidenceBuilder(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"), measured)
     folder = paths.root / "answers"
     found = answers.problems(answers.render_answers(folder, answer_context(gathered, builder)), folder)
     for line in found:

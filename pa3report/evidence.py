@@ -3,13 +3,14 @@
 An item is a dict with a "kind" the template knows: figure, table, note, pending, gallery.
 Figures go through FigureMaker, which keys every PNG by its inputs (run fingerprints,
 the palette, this code) and redraws only what changed, so a fully cached report renders
-without touching matplotlib.
+without touching matplotlib. Measurements beyond the training histories (colour science,
+super-resolution quality, layer order, large inputs) come from analysis.py, computed once
+per report (see measures.py); this module only lays them out.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import json
 import math
@@ -23,8 +24,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import analysis, measures
 from . import data as data_mod
 from . import figures
+from .answers import Fields, pm, seed_spread
 from .architecture import Architecture, describe, from_json, to_json
 from .config import SETTABLE, Experiment, RunSpec
 from .outline import Evidence, Question
@@ -130,39 +133,33 @@ def note(text: str) -> dict[str, Any]:
     return {"kind": "note", "text": text}
 
 
-# --------------------------------------------------------------------------- colour science for 1.4
+def content_key(value: Any) -> str:
+    """A digest of nested measurement output (numbers, strings, tensors): the key of a figure
+    drawn from it, so the figure is redrawn exactly when the numbers or images change."""
+    h = hashlib.sha256()
 
-# Pairs one RGB step apart (one channel moved by 0.25); perceived difference varies a lot.
-COLOUR_PAIRS = (
-    ("yellow, more blue", (0.9, 0.9, 0.2), (0.9, 0.9, 0.45)),
-    ("light grey, more green", (0.75, 0.75, 0.75), (0.75, 1.0, 0.75)),
-    ("green, brighter", (0.2, 0.75, 0.2), (0.2, 1.0, 0.2)),
-    ("brown, more blue", (0.45, 0.3, 0.2), (0.45, 0.3, 0.45)),
-    ("sky blue, more green", (0.5, 0.7, 0.9), (0.5, 0.95, 0.9)),
-)
+    def feed(v: Any) -> None:
+        if isinstance(v, torch.Tensor):
+            h.update(f"tensor{tuple(v.shape)}{v.dtype}".encode())
+            h.update(v.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(v, dict):
+            for k in sorted(v, key=str):
+                h.update(f"<{k}>".encode())
+                feed(v[k])
+        elif isinstance(v, (list, tuple)):
+            h.update(b"[")
+            for x in v:
+                feed(x)
+            h.update(b"]")
+        else:
+            h.update(repr(v).encode())
+
+    feed(value)
+    return h.hexdigest()
 
 
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB in [0, 1] to CIELAB (D65), where distance tracks perceived difference far better."""
-    rgb = np.asarray(rgb, dtype=np.float64)
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
-    xyz = linear @ m.T / np.array([0.95047, 1.0, 1.08883])
-    d = 6 / 29
-    f = np.where(xyz > d ** 3, np.cbrt(xyz), xyz / (3 * d * d) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
-
-
-def colour_distances() -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
-    """(label, a, b, RGB distance, CIELAB delta E) for each demonstration pair."""
-    out = []
-    for label, a, b in COLOUR_PAIRS:
-        a_, b_ = np.array(a), np.array(b)
-        out.append((label, a_, b_, float(np.linalg.norm(a_ - b_)),
-                    float(np.linalg.norm(srgb_to_lab(a_) - srgb_to_lab(b_)))))
-    return out
+def _rgb_text(rgb: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{c:.2f}" for c in rgb) + ")"
 
 
 # --------------------------------------------------------------------------- the builder
@@ -177,6 +174,11 @@ HYPER_NOTES = {
     "optimizer": "update rule (Adam or SGD with momentum)",
     "weight_decay": "L2 penalty on the weights",
 }
+# The settings a sweep point may change, in the order its label lists them.
+SWEEP_FIELDS = ("optimizer", "learn_rate", "num_filters", "kernel", "weight_decay", "batch_size")
+SETTING_NAMES = {"optimizer": "optimizer", "learn_rate": "learning rate", "num_filters": "filters",
+                 "kernel": "kernel size", "weight_decay": "weight decay", "batch_size": "batch size"}
+LARGE_SHOWN = 2  # images per size in the 6.3 figures (the table counts them all)
 METRIC_COLUMNS = (("train_loss", "Train loss", "min"), ("val_loss", "Val loss", "min"),
                   ("val_acc", "Val accuracy", "max"), ("val_mse", "Val MSE (RGB)", "min"))
 
@@ -197,13 +199,63 @@ def seconds_text(value: float) -> str:
     return f"{int(value // 60)} min {int(round(value % 60))} s"
 
 
+@dataclass(frozen=True)
+class SweepRow:
+    """One run of the 6.1 sweep read at the sweep's epoch (over its available seeds)."""
+
+    run: RunInfo
+    changed: tuple[str, ...]  # settings that differ from the baseline's
+    value: str  # their values, e.g. "sgd, 0.05"
+    val_acc: float
+    val_acc_sd: float  # NaN with one seed
+    val_loss: float
+    seeds: int
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _values(e: Experiment, fields: tuple[str, ...]) -> str:
+    return ", ".join(_short(getattr(e, f)) for f in fields)
+
+
+def _order(e: Experiment, fields: tuple[str, ...]) -> tuple:
+    """Sort key: numbers by value, words alphabetically."""
+    return tuple((1, str(v)) if isinstance(v, str) else (0, v) for v in (getattr(e, f) for f in fields))
+
+
+def _sweep_point(owner: str, row: SweepRow | None, base: SweepRow | None) -> Fields:
+    """One sweep point as answers see it; NaN-filled while the run (or the baseline) is missing."""
+    nan = float("nan")
+    acc, sd = (row.val_acc, row.val_acc_sd) if row else (nan, nan)
+    delta = acc - base.val_acc if base else nan
+    spread = seed_spread(sd, base.val_acc_sd if base else nan)
+    return Fields(owner, {
+        "run": row.run.name if row else "n/a",
+        "setting": " + ".join(SETTING_NAMES.get(f, f) for f in row.changed) if row else "n/a",
+        "value": row.value if row else "n/a", "val_acc": acc, "val_acc_sd": sd,
+        "val_loss": row.val_loss if row else nan, "seeds": row.seeds if row else 0,
+        "delta": delta, "spread": spread, "beyond": bool(math.isfinite(spread) and abs(delta) > spread)})
+
+
+def _acc_text(row: SweepRow) -> str:
+    if not math.isfinite(row.val_acc):
+        return "n/a"
+    return f"{row.val_acc:.1f}" + (f" ± {row.val_acc_sd:.1f}" if math.isfinite(row.val_acc_sd) else "") + "%"
+
+
 class EvidenceBuilder:
     """Turns an outline question into evidence items, drawing figures through FigureMaker."""
 
-    def __init__(self, runs: dict[str, RunInfo], palette: np.ndarray, maker: FigureMaker) -> None:
+    def __init__(self, runs: dict[str, RunInfo], palette: np.ndarray, maker: FigureMaker,
+                 analysis: dict[str, Any] | None = None) -> None:
+        """analysis: the output of analysis.compute for these runs (None without the data)."""
         self.runs = runs
         self.palette = np.asarray(palette, dtype=np.float32)
         self.maker = maker
+        self.analysis = analysis
+        self.measured = measures.view(analysis)
         self._arch: dict[tuple, Architecture] = {}
 
     # ----------------------------------------------------------------- helpers
@@ -251,17 +303,17 @@ class EvidenceBuilder:
         items: list[dict[str, Any]] = []
         for ev in q.evidence:
             items.extend(getattr(self, f"_{ev.kind}")(q, ev))
-        # one "not run yet" notice per question is enough
-        seen, out = set(), []
+        # one "not run yet" notice per question is enough: where the first one was, naming them all
+        pending: list[str] = []
+        out = []
         for item in items:
-            if item["kind"] == "pending":
-                new = [n for n in item["runs"] if n not in seen]
-                seen.update(new)
-                if new:
-                    out.append({"kind": "pending", "runs": new})
-            else:
+            if item["kind"] != "pending":
                 out.append(item)
-        return out
+                continue
+            if not pending:
+                out.append({"kind": "pending", "runs": pending})
+            pending.extend(n for n in item["runs"] if n not in pending)
+        return [item for item in out if item["kind"] != "pending" or item["runs"]]
 
     # ----------------------------------------------------------------- architecture
 
@@ -340,8 +392,9 @@ class EvidenceBuilder:
         items.append(self.maker.make(
             f"img/{q.anchor}-curves.png", key, lambda p: figures.curves(p, series, ev.panels),
             alt=f"Per-epoch {what} of {', '.join(r.name for r in runs)}",
-            caption=f"Per-epoch curves ({what}) of the first seed; a dot marks the last epoch of each run"
-                    + ("; shading spans all seeds of a run." if has_bands else ".")))
+            caption=f"Per-epoch curves ({what}); a dot marks the last epoch of each run"
+                    + ("; a run with several seeds is drawn as their mean, with the range of its seeds shaded "
+                       "around the validation curve." if has_bands else ".")))
         return items
 
     def _samples(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
@@ -356,6 +409,7 @@ class EvidenceBuilder:
             bilinear = next((r.samples()["bilinear"] for r in runs if "bilinear" in r.samples()), None)
             if bilinear is not None:
                 rows.append(("bilinear", bilinear))
+                rows.append(("bicubic", data_mod.bicubic_baseline(first["truth"].float())))
             figures.sample_grid(path, rows)
 
         has_bilinear = any(r.experiment.task == "super_resolution" for r in runs)
@@ -365,7 +419,8 @@ class EvidenceBuilder:
             draw, alt=f"Fixed test images: input, ground truth and the predictions of "
                       f"{', '.join(r.name for r in runs)}",
             caption="The same fixed test images in every row: input, ground truth, then each run's "
-                    "prediction" + (", then bilinear upsampling of the small input." if has_bilinear else ".")))
+                    "prediction" + (", then bilinear and bicubic upsampling of the small input."
+                                    if has_bilinear else ".")))
         return items
 
     def _metrics(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
@@ -412,29 +467,6 @@ class EvidenceBuilder:
             columns.append(("Seeds", True))
         columns += [(label, True) for _, label, _ in METRIC_COLUMNS] + [("Training time (first seed)", True)]
         items.append(table(caption, columns, rows, css="metrics"))
-        return items
-
-    def baseline_errors(self, runs: list[RunInfo], ev: Evidence) -> list[list[Any]]:
-        """[label, MSE] of each run's prediction and of bilinear upsampling on the shown images."""
-        truth = runs[0].samples()["truth"].float()
-        entries = [(self.label(r, ev), r.samples()["prediction"].float()) for r in runs]
-        bil = next((r.samples()["bilinear"] for r in runs if "bilinear" in r.samples()), None)
-        if bil is not None:
-            entries.append(("bilinear interpolation", bil.float().clamp(0, 1)))
-        return [[label, float(((p - truth) ** 2).mean()), len(truth)] for label, p in entries]
-
-    def _baseline(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
-        runs, items = self._split(q, ev)
-        if not runs:
-            return items
-        errors = self.maker.memo("baseline", [(r.name, r.fingerprint) for r in runs],
-                                 lambda: self.baseline_errors(runs, ev))
-        best = int(np.argmin([m for _, m, _ in errors]))
-        rows = [[cell(label), cell(f"{m:.4f}", best=i == best, numeric=True),
-                 cell(f"{10 * math.log10(1 / m):.1f} dB" if m > 0 else "∞", best=i == best, numeric=True)]
-                for i, (label, m, _) in enumerate(errors)]
-        items.append(table(f"Error on the {errors[0][2]} test images shown above (RGB in [0, 1])",
-                           ["Method", ("MSE", True), ("PSNR", True)], rows))
         return items
 
     def sr_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -512,20 +544,6 @@ class EvidenceBuilder:
 
     # ----------------------------------------------------------------- conceptual
 
-    def _colour_distance(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
-        pairs = colour_distances()
-        rows = [[cell(label), cell(f"{a.round(2).tolist()} → {b.round(2).tolist()}"),
-                 cell(f"{d_rgb:.2f}", numeric=True), cell(f"{d_lab:.1f}", numeric=True)]
-                for label, a, b, d_rgb, d_lab in pairs]
-        fig = self.maker.make(
-            "img/colour-pairs.png", {"pairs": COLOUR_PAIRS},
-            lambda p: figures.colour_pairs(p, [(lab, a, b) for lab, a, b, _, _ in pairs]),
-            alt="Colour pairs that are equally far apart in RGB",
-            caption="Every pair differs by the same RGB distance; how different they look does not.")
-        return [fig, table("Same RGB distance, different perceived difference (CIELAB ΔE76, "
-                           "about 2.3 is a just-noticeable difference)",
-                           ["Pair", "RGB values", ("RGB distance", True), ("ΔE (CIELAB)", True)], rows)]
-
     def _palette(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
         key = hashlib.sha256(self.palette.tobytes()).hexdigest()
         return [self.maker.make(
@@ -545,89 +563,303 @@ class EvidenceBuilder:
         return [table("Hyper-parameters the experiment list can set, and the values used across all runs",
                       ["Setting", "What it controls", "Values used", "In this report"], rows)]
 
-    def _load_model(self, run: RunInfo) -> torch.nn.Module:
-        from .models import build_model
+    # ----------------------------------------------------------------- the 6.1 sweep
 
-        e = run.experiment
-        model = build_model(e.model, e.kernel, e.num_filters, e.in_channels, len(self.palette))
-        model.load_state_dict(run.result.weights())  # type: ignore[union-attr]
-        return model.eval()
+    def at_epoch(self, run: RunInfo, epoch: int) -> dict[str, Any]:
+        """Val accuracy and loss of every available seed of a run at one epoch: mean, sd, count."""
+        acc, loss = [], []
+        for o in self.seeds(run):
+            h = o.result.history  # type: ignore[union-attr]
+            row = h[h["epoch"] == epoch]
+            if len(row):
+                acc.append(float(row["val_acc"].iloc[0]))
+                loss.append(float(row["val_loss"].iloc[0]))
+        nan = float("nan")
+        return {"val_acc": float(np.mean(acc)) if acc else nan,
+                "val_acc_sd": float(np.std(acc, ddof=1)) if len(acc) > 1 else nan,
+                "val_loss": float(np.mean(loss)) if loss else nan, "seeds": len(acc)}
 
-    def swapped_pool_relu(self, run: RunInfo) -> dict[str, float]:
-        """Run the trained model as is and with MaxPool before ReLU; compare outputs and ReLU work."""
-        model = self._load_model(run)
-        swapped = copy.deepcopy(model)
-        relu_inputs = {"as trained": 0, "swapped": 0}
-        x = run.samples()["input"].float()
-        acts = model.activations(x[:1])
-        for name in swapped.block_names():
-            block = getattr(swapped, name)
-            if isinstance(block, torch.nn.Sequential) and isinstance(block[-1], torch.nn.MaxPool2d):
-                conv_out = acts[name].shape[1] * acts[name].shape[2] * acts[name].shape[3]
-                relu_inputs["as trained"] += conv_out * 4
-                relu_inputs["swapped"] += conv_out
-                layers = list(block)
-                layers[-2], layers[-1] = layers[-1], layers[-2]
-                setattr(swapped, name, torch.nn.Sequential(*layers))
-        with torch.no_grad():
-            diff = float((model(x) - swapped(x)).abs().max())
-        return {"max_diff": diff, **relu_inputs}
+    def sweep_rows(self, ev: Evidence) -> tuple[list[SweepRow], list[str], int]:
+        """The sweep read at its epoch count: the baseline first, then one row per changed run.
+
+        Sweep runs are tagged with ev.tags; reference runs (ev.reference) are longer runs read
+        at the same epoch, the first tagged with ev.reference[0] being the unchanged baseline.
+        Returns the rows, the runs that are not cached yet, and the epoch.
+        """
+        sweep = self.tagged(Evidence("sweep", ev.tags))
+        refs = self.tagged(Evidence("sweep", ev.reference))
+        base = next((r for r in refs if ev.reference[0] in r.experiment.questions), None)
+        if not sweep or base is None:
+            return [], [], 0
+        epoch = max(r.spec.epochs for r in sweep)
+        same = [r for r in refs if r is not base and r.experiment.model == base.experiment.model
+                and r.experiment.task == base.experiment.task and r.spec.epochs >= epoch]
+        missing = [r.name for r in (base, *sweep, *same) if not r.available]
+        if not base.available:
+            return [], missing, epoch
+        b = base.experiment
+        rows = [SweepRow(base, (), "", **self.at_epoch(base, epoch))]
+        for r in (*sweep, *same):
+            if not r.available:
+                continue
+            changed = tuple(f for f in SWEEP_FIELDS if getattr(r.experiment, f) != getattr(b, f))
+            rows.append(SweepRow(r, changed, _values(r.experiment, changed), **self.at_epoch(r, epoch)))
+        return rows, missing, epoch
+
+    def _sweep(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
+        rows, missing, epoch = self.sweep_rows(ev)
+        items: list[dict[str, Any]] = [{"kind": "pending", "runs": missing}] if missing else []
+        if not rows:
+            return items or [note("The sweep needs runs tagged with question(s) "
+                                  f"{', '.join(ev.tags)} and a baseline tagged {ev.reference[0]}.")]
+        groups: dict[tuple[str, ...], list[SweepRow]] = {}
+        for row in rows[1:]:
+            groups.setdefault(row.changed, []).append(row)
+        for changed, group in groups.items():
+            group.sort(key=lambda r: _order(r.run.experiment, changed))
+        items.append(self._sweep_table(rows, groups, epoch))
+        items.append(self._sweep_plot(rows, groups, epoch))
+        return items
+
+    def _sweep_table(self, rows: list[SweepRow], groups: dict[tuple[str, ...], list[SweepRow]],
+                     epoch: int) -> dict[str, Any]:
+        base = rows[0]
+        best_acc = max(rows, key=lambda r: r.val_acc if math.isfinite(r.val_acc) else -math.inf)
+        best_loss = min(rows, key=lambda r: r.val_loss if math.isfinite(r.val_loss) else math.inf)
+        cells = [[cell("none: the handout's settings (baseline)"), cell(""), cell(base.run.name),
+                  cell(base.seeds, numeric=True), cell(_acc_text(base), best=base is best_acc, numeric=True),
+                  cell("–", numeric=True), cell("–"),
+                  cell(f"{base.val_loss:.3f}", best=base is best_loss, numeric=True)]]
+        for changed, group in groups.items():
+            for row in group:
+                point = _sweep_point(row.run.name, row, base)
+                verdict = "n/a" if not math.isfinite(point["spread"]) else ("yes" if point["beyond"] else "no")
+                cells.append([cell(point["setting"]), cell(f"{row.value} (was {_values(base.run.experiment, changed)})"),
+                              cell(row.run.name), cell(row.seeds, numeric=True),
+                              cell(_acc_text(row), best=row is best_acc, numeric=True),
+                              cell(f"{point['delta']:+.1f}", numeric=True), cell(verdict),
+                              cell(f"{row.val_loss:.3f}", best=row is best_loss, numeric=True)])
+        return table(
+            f"One change at a time from the handout's UNet, everything read at epoch {epoch} (runs with several "
+            "seeds: mean ± standard deviation). “Beyond noise” says whether the change in accuracy is larger than "
+            "the seed-to-seed spread (the two standard deviations added; a single-seed run borrows the "
+            "baseline's)",
+            ["Setting changed", "Value", "Run", ("Seeds", True), (f"Val accuracy, epoch {epoch}", True),
+             ("Change (points)", True), "Beyond noise", (f"Val loss, epoch {epoch}", True)], cells)
+
+    def _sweep_plot(self, rows: list[SweepRow], groups: dict[tuple[str, ...], list[SweepRow]],
+                    epoch: int) -> dict[str, Any]:
+        """One panel per changed setting, the baseline placed among the values it was changed from."""
+        base = rows[0]
+        panels = []
+        for changed, group in groups.items():
+            as_point = SweepRow(base.run, changed, _values(base.run.experiment, changed), base.val_acc,
+                                base.val_acc_sd, base.val_loss, base.seeds)
+            entries = sorted([*group, as_point], key=lambda r: _order(r.run.experiment, changed))
+            panels.append((" + ".join(SETTING_NAMES.get(f, f) for f in changed),
+                           [figures.SweepPoint(r.value, r.val_acc, r.val_acc_sd, r is as_point) for r in entries]))
+        key = [(r.run.name, [o.fingerprint for o in self.seeds(r.run)]) for r in rows]
+        return self.maker.make(
+            "img/q6-1-sweep.png", {"rows": key, "epoch": epoch},
+            lambda path: figures.sweep(path, panels, figures.SweepPoint(
+                "baseline", base.val_acc, base.val_acc_sd, True), f"val accuracy at epoch {epoch} (%)"),
+            alt=f"Validation accuracy at epoch {epoch} for each value of each hyper-parameter",
+            caption=f"Validation accuracy at epoch {epoch}, one panel per setting; the grey point, dashed line "
+                    f"and band are the baseline ({base.run.name}: mean ± one standard deviation over "
+                    f"{base.seeds} seed{'s' if base.seeds != 1 else ''}). Error bars: runs with several seeds.")
+
+    def sweep_view(self, ev: Evidence) -> Fields:
+        """What answers see as `sweep`: the epoch, the baseline and every sweep point by run name
+        (NaN while a run is missing), plus the best and worst point and how many beat the noise."""
+        rows, _, epoch = self.sweep_rows(ev)
+        base = rows[0] if rows else None
+        by_name = {r.run.name: r for r in rows[1:]}
+        names = [r.name for r in self.tagged(Evidence("sweep", ev.tags))]
+        names += [r.name for r in self.tagged(Evidence("sweep", ev.reference[1:])) if r.name not in names]
+        points = {name: _sweep_point(f"sweep.points.{name}", by_name.get(name), base) for name in names}
+        ranked = sorted((p for p in points.values() if math.isfinite(p["val_acc"])), key=lambda p: -p["val_acc"])
+        nan = float("nan")
+        return Fields("sweep", {
+            "epoch": epoch, "count": len(ranked), "beyond_count": sum(p["beyond"] for p in ranked),
+            "baseline": Fields("sweep.baseline", {
+                "run": base.run.name if base else "n/a", "val_acc": base.val_acc if base else nan,
+                "val_acc_sd": base.val_acc_sd if base else nan, "seeds": base.seeds if base else 0}),
+            "points": Fields("sweep.points", points),
+            "best": ranked[0] if ranked else _sweep_point("sweep.best", None, base),
+            "worst": ranked[-1] if ranked else _sweep_point("sweep.worst", None, base),
+        })
+
+    # ----------------------------------------------------------------- analysis (analysis.py)
+
+    def _measured(self, what: str) -> tuple[Any, list[dict[str, Any]]]:
+        """One measurement of the analysis (None while absent), and the notices to show with it."""
+        if self.analysis is None:
+            return None, [note("These measurements need the image data, which was not found "
+                               "(set PA3_DATA and rebuild the report).")]
+        missing = [r.name for r in measures.needed(self.runs, what) if not r.available]
+        return self.analysis.get(what), ([{"kind": "pending", "runs": missing}] if missing else [])
+
+    def _test_images(self) -> str:
+        return f"{self.analysis['test_images']:,}" if self.analysis and "test_images" in self.analysis else "the"
+
+    def _colour_distance(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
+        pairs, items = self._measured("colour_pairs")
+        if not pairs:
+            return items
+        v = self.measured["pairs"]
+        rows = [[cell(p["pair"]), cell(f"{_rgb_text(p['rgb_a'])} → {_rgb_text(p['rgb_b'])}"),
+                 cell(f"{p['rgb_distance']:.2f}", numeric=True),
+                 cell(f"{p['delta_e']:.1f}", numeric=True, best=p["delta_e"] == v["delta_e_max"])]
+                for p in pairs]
+        items.append(self.maker.make(
+            "img/colour-pairs.png", {"pairs": content_key(pairs)},
+            lambda path: figures.colour_pairs(
+                path, [(f"{p['pair']}\nΔE {p['delta_e']:.1f}", p["rgb_a"], p["rgb_b"]) for p in pairs]),
+            alt="Colour pairs that are equally far apart in RGB, with their perceived difference",
+            caption=f"Every pair is {v['rgb_distance']:.2f} apart in RGB (one channel moved); the perceived "
+                    "difference ΔE (CIEDE2000) under each pair is not."))
+        items.append(table(
+            "Same RGB distance, different perceived difference (ΔE: CIEDE2000, computed in CIELAB; about 1 is "
+            "just noticeable); the most visible change is highlighted",
+            ["Pair", "RGB values", ("RGB distance", True), ("ΔE (CIEDE2000)", True)], rows))
+        found, more = self._measured("palette_distances")
+        items += more
+        if found:
+            p = self.measured["palette"]
+            items.append(self.maker.make(
+                "img/palette-distances.png", {"palette": content_key(found)},
+                lambda path: figures.distance_scatter(path, found["rgb"], found["delta_e"], found["correlation"]),
+                alt="Perceived difference against RGB distance for every pair of palette colours",
+                caption=f"All {p['pairs']} pairs of the {len(self.palette)} palette colours. The "
+                        f"{p['band_count']} pairs about {p['band_rgb']:.2f} apart in RGB (the median distance, "
+                        f"±0.05) range from ΔE {p['band_delta_e_min']:.0f} to {p['band_delta_e_max']:.0f}: "
+                        "RGB distance predicts the perceived difference only loosely."))
+        return items
+
+    def _colourfulness(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
+        found, items = self._measured("colourfulness")
+        if not found:
+            return items
+        view = self.measured["colourfulness"]
+        truth = view["truth"]["chroma"]
+        rows = []
+        for key, name, label in measures.COLOURFULNESS_ROWS:
+            if key not in found:
+                continue
+            entry = view[name]
+            rows.append([cell(label), cell(entry["seeds"] or "–", numeric=True),
+                         cell(pm(entry, "chroma"), numeric=True),
+                         cell(f"{100 * entry['chroma'] / truth:.0f}%" if truth > 0 else "n/a", numeric=True),
+                         cell(pm(entry, "saturation"), numeric=True), cell(pm(entry, "vivid"), numeric=True)])
+        items.append(table(
+            f"How colourful the images are, over all {self._test_images()} test images: mean CIELAB chroma "
+            f"(0 = grey), mean HSV saturation, and the share of clearly coloured pixels (chroma above "
+            f"{analysis.VIVID_CHROMA:g}); networks: mean ± standard deviation over their seeds",
+            ["Images", ("Seeds", True), ("Mean chroma", True), ("… share of the ground truth's", True),
+             ("Mean saturation", True), ("Clearly coloured pixels", True)], rows))
+        return items
+
+    def _sr_quality(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
+        found, items = self._measured("sr_quality")
+        if not found:
+            return items
+        view = self.measured["sr_quality"]
+        shown = [(key, name, label) for key, name, label in measures.SR_ROWS if key in found]
+        ranked = [name for key, name, _ in shown if key != "palette ceiling"]
+        best = {m: max(ranked, key=lambda n: view[n][m]) for m in measures.SR_METRICS}
+        rows = []
+        for key, name, label in shown:
+            entry = view[name]
+            if key == "palette ceiling":
+                label += " (the best any palette output can do)"
+            rows.append([cell(label), cell(entry["seeds"] or "–", numeric=True)]
+                        + [cell(pm(entry, m), best=best[m] == name, numeric=True) for m in measures.SR_METRICS])
+        items.append(table(
+            f"Super-resolution quality over all {self._test_images()} test images, against the original "
+            "32×32 images; networks: mean ± standard deviation over their seeds. The best method in each "
+            "column is highlighted (the palette ceiling is a reference, not a method)",
+            ["Method", ("Seeds", True), ("PSNR", True), ("SSIM", True), ("Palette accuracy", True)], rows))
+        return items
 
     def _pool_relu(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
-        runs, items = self._split(q, ev)
-        if not runs:
+        found, items = self._measured("relu_maxpool")
+        if not found:
             return items
-        run = runs[0]
-        res = self.maker.memo("pool_relu", (run.name, run.fingerprint), lambda: self.swapped_pool_relu(run))
-        rows = [[cell("Conv → BN → ReLU → MaxPool (as trained)"), cell(f"{res['as trained']:,}", numeric=True),
-                 cell("reference", numeric=True)],
-                [cell("Conv → BN → MaxPool → ReLU (swapped)"), cell(f"{res['swapped']:,}", numeric=True),
-                 cell(f"{res['max_diff']:.3g}", numeric=True)]]
-        items.append(table(f"The trained {run.name} with the two down blocks' pooling and ReLU swapped, "
-                           f"on the {len(run.samples()['input'])} fixed test images",
-                           ["Layer order", ("ReLU inputs per image (down blocks)", True),
-                            ("Largest output difference", True)], rows))
+        run = self.runs[analysis.RUNS_READ["relu_maxpool"][0]]
+        arch = self.architecture(run.experiment)
+        pooled = [b for b in arch.blocks if any(layer.kind == "MaxPool2d" for layer in b.layers)]
+        after = sum(b.output_shape[0] * b.output_shape[1] * b.output_shape[2] for b in pooled)
+        r = self.measured["relu_maxpool"]
+        rows = [
+            [cell("Conv → BN → ReLU → MaxPool (as trained)"), cell(f"{4 * after:,}", numeric=True),
+             cell(f"{r['relu_then_pool_forward_ms']:.1f}", numeric=True),
+             cell(f"{r['relu_then_pool_train_step_ms']:.1f}", numeric=True),
+             cell("reference", numeric=True), cell("reference", numeric=True)],
+            [cell("Conv → BN → MaxPool → ReLU (swapped)"), cell(f"{after:,}", numeric=True),
+             cell(f"{r['pool_then_relu_forward_ms']:.1f}", numeric=True),
+             cell(f"{r['pool_then_relu_train_step_ms']:.1f}", numeric=True),
+             cell(f"{r['max_abs_diff_eval']:.3g}", numeric=True), cell(f"{r['max_abs_diff_train']:.3g}", numeric=True)],
+        ]
+        items.append(table(
+            f"The trained {run.name} as trained and with ReLU and max-pooling swapped in both down blocks "
+            "(same weights, same batch of test images; times are medians of a few repeats on the CPU)",
+            ["Layer order", ("ReLU inputs per image (down blocks)", True), ("Forward (ms)", True),
+             ("Forward + backward (ms)", True), ("Largest output difference, eval mode", True),
+             ("… train mode (batch statistics)", True)], rows))
         return items
 
     def _large_input(self, q: Question, ev: Evidence) -> list[dict[str, Any]]:
-        runs, items = self._split(q, ev)
-        if not runs:
+        found, items = self._measured("large")
+        if not found:
             return items
-        run = runs[0]
+        run = self.runs[analysis.RUNS_READ["large"][0]]
+        columns = ["grey input", "direct (whole image)", "via 32×32 and back", "ground truth"]
+        for kind, label, what in (("horses", "horse", "test horses enlarged from 32×32 (bicubic)"),
+                                  ("photos", "photo", "the photographs that scikit-learn ships")):
+            keys = [k for k in measures.LARGE_KEYS if k.startswith(kind) and k in found]
+            if not keys:
+                continue
 
-        def mosaic(images: torch.Tensor) -> torch.Tensor:
-            top, bottom = torch.cat(list(images[:4]), dim=-1), torch.cat(list(images[4:8]), dim=-1)
-            return torch.cat([top, bottom], dim=-2)
+            def draw(path: Path, keys: list[str] = keys, label: str = label) -> None:
+                rows = [(f"{label} {i + 1}, {found[k]['grey'].shape[-1]}×{found[k]['grey'].shape[-1]}",
+                         [found[k][t][i].float() for t in ("grey", "direct", "via32", "truth")])
+                        for i in range(LARGE_SHOWN) for k in keys if i < len(found[k]["grey"])]
+                figures.image_table(path, rows, columns)
 
-        h, w = 2 * 32, 4 * 32  # eight 32x32 test images, two rows of four
-
-        def draw(path: Path) -> None:
-            from .train import to_rgb
-
-            smp = run.samples()
-            big_in = mosaic(smp["input"].float())[None]
-            model = self._load_model(run)
-            with torch.no_grad():
-                out = to_rgb(run.experiment.task, model(big_in), torch.from_numpy(self.palette))
-            figures.sample_grid(path, [(f"input {h}×{w}", big_in), (f"{run.experiment.model} output", out),
-                                       ("ground truth", mosaic(smp["truth"].float())[None])], scale=3)
-
-        items.append(self.maker.make(
-            "img/large-input.png", {"run": (run.name, run.fingerprint)}, draw,
-            alt=f"{run.name} applied unchanged to a {h}×{w} image",
-            caption=f"{run.name}, trained on 32×32 images, run unchanged on one {h}×{w} image "
-                    "(eight test images tiled 2×4)."))
+            items.append(self.maker.make(
+                f"img/q6-3-{kind}.png", {"large": content_key({k: found[k] for k in keys}), "shown": LARGE_SHOWN},
+                draw, alt=f"{run.name} colourizing {what} at several sizes",
+                caption=f"{run.name}, trained on 32×32 images, on {what}: the grey image goes in whole "
+                        "(direct), or is shrunk to 32×32, colourized, and its colours enlarged back (via 32×32). "
+                        "Every image is drawn at about the same size."))
+        view = self.measured["large"]
+        rows = []
+        for key in (k for k in measures.LARGE_KEYS if k in found):
+            e = view[key]
+            rows.append([cell(key.split("_")[0]), cell(f"{e['size']}×{e['size']}", numeric=True),
+                         cell(e["images"], numeric=True),
+                         cell(f"{e['acc_direct']:.1f}%", numeric=True, best=e["acc_direct"] > e["acc_via32"]),
+                         cell(f"{e['acc_via32']:.1f}%", numeric=True, best=e["acc_via32"] > e["acc_direct"])])
+        items.append(table("Palette accuracy of both ways against the ground truth snapped to the palette "
+                           "(the better one for each size is highlighted)",
+                           ["Images", ("Size", True), ("Count", True), ("Direct", True), ("Via 32×32", True)], rows))
+        rf, more = self._measured("receptive_field")
+        items += more
+        if rf:
+            text = " and ".join(f"{name} {int(px)}×{int(px)}" for name, px in rf.items())
+            px = max(rf.values())
+            items.append(note(f"Measured receptive field (the input pixels that can change one output pixel, "
+                              f"found by backpropagating from one output pixel): {text} pixels. That is "
+                              f"{min(px / 32, 1):.0%} of the width of a 32×32 training image, but only "
+                              f"{px / 128:.0%} of a 128-pixel and {px / 256:.0%} of a 256-pixel image."))
         return items
 
 
 def collect_facts(builder: EvidenceBuilder) -> dict[str, Any]:
     """Numbers computed by the evidence code that answers may quote."""
     shapes = builder.sr_shapes()
-    deltas = [d for *_, d in colour_distances()]
     return {"sr_small": shapes["small"][-1], "sr_size": shapes["target"][-1],
-            "sr_factor": shapes["target"][-1] // shapes["small"][-1],
-            "delta_e_min": min(deltas), "delta_e_max": max(deltas),
-            "rgb_step": colour_distances()[0][3], "palette_size": len(builder.palette)}
+            "sr_factor": shapes["target"][-1] // shapes["small"][-1], "palette_size": len(builder.palette)}
 
 
 def compute_seconds(runs: Iterable[RunInfo]) -> float:

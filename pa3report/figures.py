@@ -18,7 +18,8 @@ import pandas as pd
 import torch
 
 # One look for everything: colours per series, font, background.
-COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f")
 INK = (34, 34, 34)
 PAPER = (255, 255, 255)
 FONT_SIZE = 15
@@ -110,9 +111,24 @@ def _text_width(text: str, font) -> int:
 # --------------------------------------------------------------------------- plots
 
 
+def seed_stack(series: Series, column: str) -> np.ndarray:
+    """(seeds, epochs) values of one column over the seeds whose history is as long as the first's."""
+    h = series.history
+    return np.array([o[column].to_numpy(dtype=float) for o in (h, *series.others) if len(o) == len(h)])
+
+
+def _covered(stack: np.ndarray, drawn: list[np.ndarray]) -> bool:
+    """Whether a band already drawn passes through these same values (a shorter run of the same
+    trajectories, drawn after the longer one): stacking translucent bands would darken it."""
+    return any(d.shape[0] == stack.shape[0] and d.shape[1] >= stack.shape[1]
+               and np.array_equal(d[:, :stack.shape[1]], stack) for d in drawn)
+
+
 def curves(path: Path, series: Sequence[Series], panels: Sequence[str], title: str | None = None) -> None:
     """Per-epoch curves, one panel per metric, one colour per run; a dot marks each run's end.
 
+    A run with several seeds is drawn as the mean over its seeds, with the range of the seeds
+    shaded around the solid (validation) line, so seed noise is visible next to each gap.
     Longer runs are drawn first so a shorter run that shares their trajectory shows on top.
     """
     plt = _pyplot()
@@ -121,19 +137,22 @@ def curves(path: Path, series: Sequence[Series], panels: Sequence[str], title: s
         fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), squeeze=False)
         for ax, panel in zip(axes[0], panels):
             columns, ylabel, ptitle = PANELS[panel]
+            bands: list[np.ndarray] = []
             for i in order:
                 s = series[i]
                 colour = COLOURS[i % len(COLOURS)]
-                h = s.history
+                epochs = s.history["epoch"].to_numpy()
                 for col, style in columns:
-                    if s.others and style == "-":
-                        stack = np.array([o[col].to_numpy() for o in (h, *s.others) if len(o) == len(h)])
-                        ax.fill_between(h["epoch"], stack.min(axis=0), stack.max(axis=0), color=colour,
-                                        alpha=0.12, linewidth=0)
-                    ax.plot(h["epoch"], h[col], linestyle=style, color=colour,
+                    stack = seed_stack(s, col)
+                    mean = stack.mean(axis=0)
+                    if len(stack) > 1 and style == "-" and not _covered(stack, bands):
+                        bands.append(stack)
+                        ax.fill_between(epochs, stack.min(axis=0), stack.max(axis=0), color=colour,
+                                        alpha=0.15, linewidth=0)
+                    ax.plot(epochs, mean, linestyle=style, color=colour,
                             label=s.label if style == "-" else None,
-                            marker="o" if len(h) == 1 else None, markersize=4)
-                    ax.plot(h["epoch"].iloc[-1:], h[col].iloc[-1:], "o", color=colour, markersize=4)
+                            marker="o" if len(epochs) == 1 else None, markersize=4)
+                    ax.plot(epochs[-1:], mean[-1:], "o", color=colour, markersize=4)
             ax.set_xlabel("epoch")
             ax.set_ylabel(ylabel)
             ax.set_title(ptitle)
@@ -149,21 +168,87 @@ def curves(path: Path, series: Sequence[Series], panels: Sequence[str], title: s
         _save_figure(fig, path)
 
 
-def colour_pairs(path: Path, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> None:
-    """Swatches of colour pairs side by side, each pair captioned."""
+def colour_pairs(path: Path, pairs: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+                 per_row: int = 4) -> None:
+    """Swatches of colour pairs side by side, each pair captioned (the caption may have two lines)."""
     plt = _pyplot()
     from matplotlib.patches import Rectangle
 
+    rows = math.ceil(len(pairs) / per_row)
+    cols = min(per_row, len(pairs))
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(1.9 * len(pairs), 2.2))
+        fig, ax = plt.subplots(figsize=(2.3 * cols, 1.9 * rows))
         for i, (label, a, b) in enumerate(pairs):
-            x = i * 1.2
-            ax.add_patch(Rectangle((x, 0.5), 0.5, 0.9, color=np.clip(a, 0, 1)))
-            ax.add_patch(Rectangle((x + 0.5, 0.5), 0.5, 0.9, color=np.clip(b, 0, 1)))
-            ax.text(x + 0.5, 0.35, label, ha="center", va="top", fontsize=9)
-        ax.set_xlim(-0.1, 1.2 * len(pairs))
-        ax.set_ylim(-0.2, 1.5)
+            r, c = divmod(i, per_row)
+            x, y = c * 1.25, (rows - 1 - r) * 1.6
+            ax.add_patch(Rectangle((x, y + 0.6), 0.5, 0.8, color=np.clip(a, 0, 1)))
+            ax.add_patch(Rectangle((x + 0.5, y + 0.6), 0.5, 0.8, color=np.clip(b, 0, 1)))
+            ax.text(x + 0.5, y + 0.5, label, ha="center", va="top", fontsize=9, linespacing=1.3)
+        ax.set_xlim(-0.1, 1.25 * cols)
+        ax.set_ylim(-0.1, 1.6 * rows)
         ax.axis("off")
+        _save_figure(fig, path)
+
+
+def distance_scatter(path: Path, rgb: Sequence[float], delta_e: Sequence[float], correlation: float) -> None:
+    """Perceived difference (CIEDE2000) against RGB distance for every pair of palette colours."""
+    plt = _pyplot()
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(5.2, 3.6))
+        ax.scatter(rgb, delta_e, s=10, alpha=0.6, color=COLOURS[0], linewidths=0)
+        ax.set_xlabel("RGB distance (values in [0, 1])")
+        ax.set_ylabel("ΔE (CIEDE2000)")
+        ax.set_title(f"{len(rgb)} palette colour pairs, correlation r = {correlation:.2f}")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        fig.tight_layout(pad=0.4)
+        _save_figure(fig, path)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One setting's value in the sweep plot: mean and spread of val accuracy over its seeds."""
+
+    label: str
+    mean: float
+    sd: float  # NaN with a single seed
+    baseline: bool = False
+
+
+def sweep(path: Path, panels: Sequence[tuple[str, Sequence[SweepPoint]]], baseline: SweepPoint,
+          ylabel: str) -> None:
+    """One small panel per hyper-parameter, its values on the x axis; the baseline's mean is a
+    dashed line and its seed spread (± one standard deviation) a grey band in every panel."""
+    plt = _pyplot()
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    points = [p for _, pts in panels for p in pts]
+    lows = [p.mean - (p.sd if math.isfinite(p.sd) else 0) for p in points if math.isfinite(p.mean)]
+    highs = [p.mean + (p.sd if math.isfinite(p.sd) else 0) for p in points if math.isfinite(p.mean)]
+    pad = 0.08 * (max(highs) - min(lows)) + 0.2 if lows else 1.0
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(3.5 * cols, 2.9 * rows), squeeze=False, sharey=True)
+        for ax in axes.flat[len(panels):]:
+            ax.axis("off")
+        for ax, (title, pts) in zip(axes.flat, panels):
+            if math.isfinite(baseline.mean):
+                ax.axhline(baseline.mean, color="#555555", linestyle="--", linewidth=1)
+                if math.isfinite(baseline.sd):
+                    ax.axhspan(baseline.mean - baseline.sd, baseline.mean + baseline.sd, color="#999999",
+                               alpha=0.18, linewidth=0)
+            for x, p in enumerate(pts):
+                colour = "#555555" if p.baseline else COLOURS[0]
+                ax.errorbar([x], [p.mean], yerr=[p.sd] if math.isfinite(p.sd) else None, fmt="o",
+                            color=colour, markersize=6, capsize=3)
+            ax.set_xticks(range(len(pts)), [p.label for p in pts], fontsize=8.5)
+            ax.set_xlim(-0.6, len(pts) - 0.4)
+            ax.set_title(title)
+            ax.grid(axis="x", visible=False)
+        if lows:
+            axes[0][0].set_ylim(min(lows) - pad, max(highs) + pad)
+        for r in range(rows):
+            axes[r][0].set_ylabel(ylabel)
+        fig.tight_layout(pad=0.5)
         _save_figure(fig, path)
 
 
@@ -252,6 +337,34 @@ def sample_grid(path: Path, rows: Sequence[tuple[str, torch.Tensor]], scale: int
     img = _to_pil(grid, scale)
     row_height = (stacked.shape[-2] + pad) * scale
     _save_image(_labelled_rows(img, [label for label, _ in rows], row_height, pad * scale // 2), path)
+
+
+def image_table(path: Path, rows: Sequence[tuple[str, Sequence[torch.Tensor]]], columns: Sequence[str],
+                tile: int = 256) -> None:
+    """Images of different sizes in a labelled table, each enlarged (nearest neighbour, by a
+    whole factor) to about `tile` pixels so pixels of a small image stay visible as blocks."""
+    from PIL import Image, ImageDraw
+
+    font = _font()
+    gap = 8
+    label_w = max(_text_width(label, font) for label, _ in rows) + 16
+    head = FONT_SIZE + 14
+    width = label_w + len(columns) * (tile + gap)
+    height = head + len(rows) * (tile + gap)
+    canvas = Image.new("RGB", (width, height), PAPER)
+    draw = ImageDraw.Draw(canvas)
+    for c, text in enumerate(columns):
+        draw.text((label_w + c * (tile + gap) + tile // 2, head // 2), text, fill=INK, font=font, anchor="mm")
+    for r, (label, images) in enumerate(rows):
+        y = head + r * (tile + gap)
+        draw.text((label_w - 10, y + tile // 2), label, fill=INK, font=font, anchor="rm")
+        for c, image in enumerate(images):
+            img = _to_pil(as_rgb(image[None])[0], max(1, tile // image.shape[-1]))
+            if img.width > tile:
+                img = img.resize((tile, tile * img.height // img.width), Image.LANCZOS)
+            canvas.paste(img, (label_w + c * (tile + gap) + (tile - img.width) // 2,
+                               y + (tile - img.height) // 2))
+    _save_image(canvas, path)
 
 
 def resolution_stages(path: Path, stages: Sequence[tuple[str, torch.Tensor]], size: int = 160) -> None:

@@ -2,7 +2,9 @@
 
 Titles are the project's own short wording. Evidence names runs by the question tags of
 the experiment list (experiments/*.toml), never by run name, so a different list (a
-test's tiny one, a student's extra runs) still lands in the right place.
+test's tiny one, a student's extra runs) still lands in the right place. The one exception
+is the measurements of analysis.py, which read the handout's runs by name (its GROUPS_READ
+and RUNS_READ) and show as pending while those are missing.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ class Evidence:
 
     tags: the runs tagged with any of these question ids (in list order, or sorted by `sort`).
     panels: curve panels (see figures.PANELS).
+    reference: for a sweep, longer runs read at the sweep's epoch; the first tag marks the baseline.
     """
 
     kind: str
     tags: tuple[str, ...] = ()
     panels: tuple[str, ...] = ()
     sort: str | None = None
+    reference: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,9 @@ class Problem:
         return f"p{self.number}"
 
 
-def _e(kind: str, *tags: str, panels: tuple[str, ...] = (), sort: str | None = None) -> Evidence:
-    return Evidence(kind, tuple(tags), panels, sort)
+def _e(kind: str, *tags: str, panels: tuple[str, ...] = (), sort: str | None = None,
+       reference: tuple[str, ...] = ()) -> Evidence:
+    return Evidence(kind, tuple(tags), panels, sort, reference)
 
 
 PROBLEMS: tuple[Problem, ...] = (
@@ -65,14 +70,14 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("1.4", "Why squared RGB distance is a poor measure of colour difference", (
                     _e("colour_distance"),)),
                 Question("1.5", "What treating colour as a choice among classes fixes", (
-                    _e("palette"),)),
+                    _e("palette"), _e("colourfulness"))),
             )),
     Problem(2, "Colourization as classification",
             "Each pixel is assigned one of a small set of k-means colours and trained with cross-entropy.", (
                 Question("2.1", "The classification CNN built from MyConv2d", (_e("architecture", "2.1"),)),
                 Question("2.2", "Classification CNN against the regression model", (
                     _e("curves", "1.2", "2.2", panels=("val_acc", "val_mse")),
-                    _e("samples", "1.2", "2.2"), _e("metrics", "1.2", "2.2"))),
+                    _e("samples", "1.2", "2.2"), _e("metrics", "1.2", "2.2"), _e("colourfulness"))),
             )),
     Problem(3, "Skip connections",
             "The UNet feeds each encoder output (and the grey input) forward to the decoder block of the same size.", (
@@ -91,7 +96,7 @@ PROBLEMS: tuple[Problem, ...] = (
                     _e("resolution", "4.1"),)),
                 Question("4.2", "Learned upsampling against bilinear interpolation", (
                     _e("curves", "4.2", panels=("loss", "val_acc")), _e("samples", "4.2"),
-                    _e("metrics", "4.2"), _e("baseline", "4.2"))),
+                    _e("metrics", "4.2"), _e("sr_quality"))),
             )),
     Problem(5, "Intermediate activations",
             "What every block of a trained network outputs for a few test images, one tile per channel.", (
@@ -102,9 +107,10 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem(6, "Conceptual questions",
             "Short questions on tuning, layer order and image size, with small checks run on the trained models.", (
                 Question("6.1", "Five hyper-parameters worth tuning", (
-                    _e("hyper"), _e("curves", "3.2", "6.1", panels=("val_acc",)), _e("metrics", "6.1"))),
-                Question("6.2", "Swapping max-pooling and ReLU", (_e("pool_relu", "1.2"),)),
-                Question("6.3", "Colourizing images larger than 32×32", (_e("large_input", "3.2"),)),
+                    _e("hyper"), _e("sweep", "6.1", reference=("3.2", "3.3")),
+                    _e("curves", "3.2", "6.1", panels=("val_acc",)))),
+                Question("6.2", "Swapping max-pooling and ReLU", (_e("pool_relu"),)),
+                Question("6.3", "Colourizing images larger than 32×32", (_e("large_input"),)),
             )),
 )
 

@@ -1,7 +1,8 @@
 """Build the HTML report: gather cached results, build a plain context, render the templates.
 
-Rendering never trains and never loads the image data: it needs only the data files'
-identity and the palette to compute fingerprints. `gather` runs what is missing first
+Rendering never trains. It needs only the data files' identity and the palette to compute
+fingerprints, and reads the test images once, for the measurements of analysis.py, only
+when those are not cached yet for the current runs. `gather` runs what is missing first
 (unless told not to). The page is written to a temporary folder beside build/html and
 swapped in at the end, so a failed render leaves the previous report intact.
 """
@@ -29,7 +30,8 @@ from .answers import FINAL_FIELDS, OVERVIEW, Answer, Fields, RunTable, RunView, 
 from .config import QUESTIONS, RunSpec, load_experiments
 from .errors import UserError
 from .evidence import EvidenceBuilder, FigureMaker, RunInfo, collect_facts, compute_seconds, seconds_text
-from .outline import PROBLEMS
+from .measures import measure
+from .outline import PROBLEMS, questions
 from .runner import Inputs, Paths, Runner, load_inputs, palette_path, specs_for, summary_line
 from .store import SHORT, atomic_write
 
@@ -136,7 +138,8 @@ def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
 
 
 def answer_context(gathered: Gathered, builder: EvidenceBuilder) -> dict[str, Any]:
-    """What answers/*.md may use: runs, architectures (by model), computed facts."""
+    """What answers/*.md may use: runs, architectures (by model), computed facts, the analysis
+    measurements and the 6.1 sweep (NaN wherever a run is missing, so names always resolve)."""
     groups: dict[str, list[RunInfo]] = {}
     for info in gathered.runs.values():
         if info.available:
@@ -153,8 +156,9 @@ def answer_context(gathered: Gathered, builder: EvidenceBuilder) -> dict[str, An
             "conv_layers": a.conv_layers, "params": a.params, "kernel": e.kernel,
             "filters": ", ".join(str(b.out_channels) for b in a.blocks),
             "skips": len([s for b in a.blocks for s in b.skips])})
+    sweep = next(ev for q in questions() for ev in q.evidence if ev.kind == "sweep")
     return {"runs": runs, "arch": Fields("arch", arch), "facts": Fields("facts", collect_facts(builder)),
-            "quick": gathered.quick}
+            "analysis": builder.measured, "sweep": builder.sweep_view(sweep), "quick": gathered.quick}
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -258,7 +262,8 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student()) -> Re
     if not (templates / TEMPLATE).is_file():
         raise UserError(f"{templates / TEMPLATE} is missing; the report template ships with the project.")
     maker = FigureMaker(paths.build / "figures")
-    builder = EvidenceBuilder(gathered.runs, gathered.palette, maker)
+    measured = measure(gathered.runs, gathered.inputs, gathered.palette, paths.build)
+    builder = EvidenceBuilder(gathered.runs, gathered.palette, maker, measured)
     answers = render_answers(paths.root / "answers", answer_context(gathered, builder))
     context = build_context(gathered, answers, builder, student)
     env = _environment(templates)

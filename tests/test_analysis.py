@@ -43,10 +43,14 @@ def test_image_quality_perfect_and_worse():
 def test_colourfulness_of_grey_is_zero():
     grey = torch.full((2, 3, 8, 8), 0.4)
     c = analysis.colourfulness(grey)
-    assert c["chroma"] < 0.01 and c["saturation"] < 1e-6
+    assert c["chroma"] < 0.01 and c["saturation"] < 1e-6 and c["vivid"] == 0.0
     red = torch.zeros(1, 3, 8, 8)
     red[:, 0] = 0.9
-    assert analysis.colourfulness(red)["saturation"] > 0.99
+    assert analysis.colourfulness(red)["saturation"] > 0.99 and analysis.colourfulness(red)["vivid"] == 100.0
+    tint = torch.full((1, 3, 8, 8), 0.5)
+    tint[:, 0] = 0.6  # a faint warm cast: some chroma, nothing clearly coloured
+    assert 0 < analysis.colourfulness(tint)["chroma"] < analysis.VIVID_CHROMA
+    assert analysis.colourfulness(tint)["vivid"] == 0.0
 
 
 def test_receptive_field_grows_with_kernel():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,47 @@ def test_the_project_answers_every_question():
     assert set(QUESTIONS) <= shipped
     for q in QUESTIONS:
         assert len((PROJECT / "answers" / f"{q}.md").read_text().split()) >= 40, f"answer {q} is too thin"
+
+
+def seeded(name: str, mean: dict, sd: dict, seeds: int) -> RunView:
+    final = Fields(f"runs.{name}.final", mean)
+    return RunView(name=name, title="t", model="UNet", task="colourization", epochs=2, planned_epochs=25,
+                   batch_size=100, learn_rate=0.001, num_filters=32, kernel=3, quick=False, available=True,
+                   seconds=1.0, final=final, best=final, seeds=seeds, mean=Fields(f"runs.{name}.mean", mean),
+                   sd=Fields(f"runs.{name}.sd", sd))
+
+
+def test_mean_sd_and_the_seed_noise_rule():
+    nan = float("nan")
+    a = seeded("a", {"val_acc": 50.0}, {"val_acc": 0.5}, 3)
+    b = seeded("b", {"val_acc": 48.0}, {"val_acc": 0.7}, 3)
+    one = seeded("one", {"val_acc": 49.0}, {"val_acc": nan}, 1)
+    assert answers.pm(a, "val_acc") == "50.0 ± 0.5%" and answers.pm(one, "val_acc") == "49.0%"
+    assert answers.pm(a, "val_acc", 2) == "50.00 ± 0.50%"
+    g = answers.gap(a, b, "val_acc")
+    assert g["delta"] == 2.0 and abs(g["spread"] - 1.2) < 1e-9 and g["beyond"] and g["known"]
+    assert not answers.gap(a, seeded("c", {"val_acc": 49.2}, {"val_acc": 0.5}, 3), "val_acc")["beyond"]
+    borrowed = answers.gap(one, a, "val_acc")  # one seed: the other side's spread, twice
+    assert borrowed["spread"] == 1.0 and not borrowed["beyond"]
+    deterministic = {"mean": Fields("m", {"psnr": 20.0}), "sd": Fields("s", {"psnr": 0.0})}
+    single = {"mean": Fields("m", {"psnr": 22.0}), "sd": Fields("s", {"psnr": nan})}
+    assert not answers.gap(single, deterministic, "psnr")["known"]  # nothing to borrow from a formula
+    assert answers.gap(a, one, "val_acc")["known"] and not answers.gap(one, one, "val_acc")["known"]
+
+
+def test_gap_and_fields_in_answers(tmp_path):
+    (tmp_path / "answers").mkdir()
+    shutil.copyfile(PROJECT / "answers" / "_macros.j2", tmp_path / "answers" / "_macros.j2")
+    context = {**CONTEXT, "runs": RunTable({"a": seeded("a", {"val_acc": 50.0}, {"val_acc": 0.5}, 3),
+                                            "b": seeded("b", {"val_acc": 40.0}, {"val_acc": 0.5}, 3)}),
+               "facts": Fields("facts", {"clear": 0, "items": 7})}
+    (tmp_path / "answers" / "3.2.md").write_text(
+        '{% from "_macros.j2" import noise %}{% set g = gap(runs.a, runs.b, "val_acc") %}'
+        "{{ runs.a | pm('val_acc') }}; {{ noise(g) }}; {{ 'no' if facts.clear else 'zero' }} {{ facts.items }}")
+    a = answers.render_answers(tmp_path / "answers", context, questions=("3.2",))["3.2"]
+    assert a.state == "answered", a.error
+    assert "50.0 ± 0.5%; larger than the seed-to-seed spread (1.0); zero 7" in a.html
+    assert answers.problems({"3.2": a}, tmp_path / "answers") == []  # the macro file is not a stray answer
+    (tmp_path / "answers" / "3.2.md").write_text("x\n{{ runs.a | pm('val_acx') }}")
+    bad = answers.render_answers(tmp_path / "answers", context, questions=("3.2",))["3.2"]
+    assert bad.state == "error" and "line 2" in bad.error and "did you mean 'val_acc'" in bad.error

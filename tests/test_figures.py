@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from pa3report import figures
-from pa3report.evidence import FigureMaker, colour_distances, srgb_to_lab
+from pa3report.evidence import FigureMaker
 
 
 def history(epochs: int, offset: float = 0.0) -> pd.DataFrame:
@@ -114,11 +114,53 @@ def test_figure_maker_draws_once_per_key(tmp_path):
     assert not list((tmp_path / "cache").glob(".draw-*"))
 
 
-def test_colour_science():
-    lab = srgb_to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
-    assert np.allclose(lab[0], [100, 0, 0], atol=0.05) and np.allclose(lab[1], [0, 0, 0], atol=1e-6)
-    pairs = colour_distances()
-    rgb = {round(p[3], 6) for p in pairs}
-    assert len(rgb) == 1  # every pair is the same RGB distance apart...
-    deltas = [p[4] for p in pairs]
-    assert max(deltas) > 1.5 * min(deltas)  # ...but not the same perceived distance
+def test_curves_average_the_seeds_of_a_run():
+    s = figures.Series("x", history(4), (history(4, 0.3), history(2)))
+    stack = figures.seed_stack(s, "val_loss")
+    assert stack.shape == (2, 4)  # a seed that stopped early is left out, not misaligned
+    assert np.allclose(stack.mean(axis=0), history(4)["val_loss"] + 0.15)
+    # a shorter run of the same trajectories lies inside the longer run's band: it is not shaded twice
+    short = figures.seed_stack(figures.Series("y", history(2), (history(2, 0.3),)), "val_loss")
+    assert figures._covered(short, [stack]) and not figures._covered(short + 0.01, [stack])
+
+
+def test_image_table_enlarges_every_size_to_the_tile(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    small, big, huge = torch.rand(3, 8, 8, generator=g), torch.rand(1, 16, 16, generator=g), torch.rand(3, 64, 64)
+    path = tmp_path / "t.png"
+    figures.image_table(path, [("small", [small, big]), ("huge", [huge, huge])], ["grey", "colour"], tile=32)
+    img = pixels(path)
+    gap, head = 8, figures.FONT_SIZE + 14
+    label_w = img.shape[1] - 2 * (32 + gap)
+    assert img.shape[0] == head + 2 * (32 + gap)
+    block = img[head:head + 4, label_w:label_w + 4]  # 8x8 enlarged 4x: one source pixel per 4x4 block
+    assert (block == block[0, 0]).all()
+    assert np.abs(block[0, 0].astype(int) - (small[:, 0, 0] * 255).round().numpy()).max() <= 1
+    grey = img[head + 1, label_w + 32 + gap + 1]  # a one-channel image is drawn grey, enlarged 2x
+    assert grey[0] == grey[1] == grey[2]
+    right = img[head + 32 + gap:head + 2 * 32 + gap, label_w + 32 + gap:label_w + 2 * 32 + gap]
+    assert (right != 255).any(axis=2).all()  # a larger image is shrunk into its tile, not cut off
+
+
+def test_scatter_and_sweep_plots(tmp_path):
+    rng = np.random.default_rng(0)
+    rgb = rng.random(20)
+    figures.distance_scatter(tmp_path / "s.png", rgb, 50 * rgb + rng.random(20), 0.9)
+    assert figures.png_size(tmp_path / "s.png")[0] > 300
+    nan = float("nan")
+    panels = [("learning rate", [figures.SweepPoint("0.0003", 40.0, nan), figures.SweepPoint("0.001", 43.0, 0.5, True)]),
+              ("batch size", [figures.SweepPoint("20", 50.0, nan), figures.SweepPoint("100", 43.0, 0.5, True),
+                              figures.SweepPoint("500", nan, nan)])]
+    for name in ("a.png", "b.png"):
+        figures.sweep(tmp_path / name, panels, figures.SweepPoint("baseline", 43.0, 0.5, True), "acc (%)")
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    width, height = figures.png_size(tmp_path / "a.png")
+    assert width > 500 and height > 200
+
+
+def test_colour_pairs_wrap_into_rows(tmp_path):
+    pairs = [(f"pair {i}\nΔE {i}", (0.1 * i, 0.2, 0.3), (0.1 * i, 0.35, 0.3)) for i in range(8)]
+    figures.colour_pairs(tmp_path / "one.png", pairs[:4])
+    figures.colour_pairs(tmp_path / "two.png", pairs)
+    (w1, h1), (w2, h2) = figures.png_size(tmp_path / "one.png"), figures.png_size(tmp_path / "two.png")
+    assert abs(w1 - w2) < 20 and h2 > 1.6 * h1

@@ -377,3 +377,141 @@ def test_headless_chromium_loads_the_page_with_every_image(built, tmp_path):
     out = Path(__file__).resolve().parents[1] / "build" / "test-screenshot.png"
     out.parent.mkdir(exist_ok=True)
     shutil.copyfile(shot, out)  # left for people to look at
+
+
+# --------------------------------------------------------------------------- analysis evidence
+
+
+def analysis_of(built):
+    """The analysis the report was built from (read back from its cache, never recomputed)."""
+    from pa3report.measures import measure
+
+    g = built.gathered
+    found = measure(g.runs, g.inputs, g.palette, built.paths.build, compute=False)
+    assert found is not None, "render() must leave its analysis in the cache"
+    return found
+
+
+def images_in(body: str) -> list[str]:
+    return [img["src"] for img in parse(body).images]
+
+
+def test_colour_distances_come_from_the_analysis(built):
+    found = analysis_of(built)
+    body = section(built.page(), "q1-4")
+    assert images_in(body) == ["img/colour-pairs.png", "img/palette-distances.png"]
+    rows = parse(body).cells["q1-4"][1:]
+    assert [r[0] for r in rows] == [p["pair"] for p in found["colour_pairs"]]
+    assert {r[2] for r in rows} == {f"{found['colour_pairs'][0]['rgb_distance']:.2f}"}  # one RGB distance...
+    de = [float(r[3]) for r in rows]
+    assert max(de) > 2 * min(de)  # ...very different perceived differences
+    assert f"correlation r = {found['palette_distances']['correlation']:.2f}" not in body  # it is in the PNG
+    assert "ΔE" in body and "CIEDE2000" in body
+    answer = body[body.index('class="answer'):]
+    assert f"{min(de):.1f}" in answer and f"{max(de):.1f}" in answer
+    assert f"{found['palette_distances']['correlation']:.2f}" in answer
+
+
+def test_colourfulness_table_has_seeds_and_spread(built):
+    found = analysis_of(built)["colourfulness"]
+    for anchor in ("q1-5", "q2-2"):
+        rows = {r[0]: r for r in parse(section(built.page(), anchor)).cells[anchor] if len(r) == 6}
+        reg = rows["regression (RegressionCNN, squared error)"]
+        assert reg[1] == "2" and "±" in reg[2]  # two seeds in the quick kit
+        assert reg[2].startswith(f"{found['p1_regression']['chroma'][0]:.1f} ±")
+        assert rows["ground truth"][3] == "100%" and "±" not in rows["ground truth"][2]
+        assert {"classification CNN", "classification UNet", "ground truth snapped to the palette"} <= set(rows)
+
+
+def test_super_resolution_quality_table(built):
+    found = analysis_of(built)["sr_quality"]
+    body = section(built.page(), "q4-2")
+    table = body[body.index("Super-resolution quality"):]
+    table = table[:table.index("</table>")]
+    rows = {r[0]: r for r in parse(f"<section id='t'><table>{table}</table></section>").cells["t"]}
+    assert [k.split(" (")[0] for k in rows if k != "Method"] == [
+        "CNN", "UNet", "bicubic interpolation", "bilinear interpolation", "nearest neighbour",
+        "ground truth snapped to the palette"]
+    assert rows["bicubic interpolation"][2] == f"{found['bicubic']['psnr']:.2f} dB"
+    assert rows["UNet"][1] == "2" and " ± " in rows["UNet"][2]
+    # one best cell per metric column, never the palette ceiling
+    marked = re.findall(r'<td class="num best">([^<]*)</td>', table)
+    assert len(marked) == 3
+    ceiling = table[table.index("ground truth snapped"):]
+    assert "num best" not in ceiling.split("</tr>")[0]
+    methods = {k: v for k, v in found.items() if k != "palette ceiling"}
+    best_psnr = max((v["psnr"][0] if isinstance(v["psnr"], tuple) else v["psnr"]) for v in methods.values())
+    assert any(m.startswith(f"{best_psnr:.2f}") for m in marked)
+    assert "img/q4-2-samples.png" in images_in(body) and "bilinear and bicubic upsampling" in body
+
+
+def test_layer_order_table_shows_identical_outputs(built):
+    found = analysis_of(built)["relu_maxpool"]
+    rows = parse(section(built.page(), "q6-2")).cells["q6-2"]
+    swapped = next(r for r in rows if r[0].endswith("(swapped)"))
+    trained = next(r for r in rows if r[0].endswith("(as trained)"))
+    assert swapped[4] == swapped[5] == "0" == f"{found['max_abs_diff_eval']:.3g}"
+    assert int(trained[1].replace(",", "")) == 4 * int(swapped[1].replace(",", ""))
+    assert swapped[2] == f"{found['pool_then_relu_forward_ms']:.1f}"
+
+
+def test_large_inputs_figures_table_and_receptive_field(built):
+    found = analysis_of(built)
+    body = section(built.page(), "q6-3")
+    assert images_in(body) == ["img/q6-3-horses.png", "img/q6-3-photos.png"]
+    width, height = png_size(built.html / "img" / "q6-3-photos.png")
+    assert width > 4 * 256 and height > 4 * 256  # four columns, two photos at two sizes
+    rows = parse(body).cells["q6-3"][1:]
+    assert [(r[0], r[1]) for r in rows] == [("horses", "32×32"), ("horses", "64×64"), ("horses", "128×128"),
+                                            ("photos", "128×128"), ("photos", "256×256")]
+    assert rows[4][3] == f"{found['large']['photos_256']['acc_direct']:.1f}%"
+    rf = int(found["receptive_field"]["p3_unet"])
+    assert f"p3_unet {rf}×{rf} pixels" in body
+    assert f"{rf}×{rf} pixels" in body[body.index('class="answer'):]
+
+
+def test_sweep_table_and_plot(built):
+    body = section(built.page(), "q6-1")
+    assert "img/q6-1-sweep.png" in images_in(body)
+    rows = parse(body).cells["q6-1"]
+    sweep = [r for r in rows if len(r) == 8 and r[0] != "Setting changed"]
+    runs = built.gathered.runs
+    expected = [n for n, r in runs.items() if r.primary and ({"6.1", "3.3"} & set(r.experiment.questions))]
+    assert sorted(r[2] for r in sweep[1:]) == sorted(expected)
+    base = runs["p3_unet"]
+    epoch = runs["p6_lr_003"].spec.epochs
+    accs = [float(o.result.history.set_index("epoch").loc[epoch, "val_acc"])
+            for o in runs.values() if o.experiment.base == "p3_unet"]
+    assert sweep[0][2] == base.name and sweep[0][3] == str(len(accs))
+    assert sweep[0][4].startswith(f"{sum(accs) / len(accs):.1f} ±")
+    by_run = {r[2]: r for r in sweep}
+    assert by_run["p6_sgd"][0] == "optimizer + learning rate" and by_run["p6_sgd"][1] == "sgd, 0.05 (was adam, 0.001)"
+    assert by_run["p3_unet_bs20"][0] == "batch size"
+    assert {r[6] for r in sweep[1:]} <= {"yes", "no"}
+
+
+def test_analysis_runs_missing_are_pending_not_a_crash(built, tmp_path, monkeypatch, capsys):
+    root, paths = copy_project(built, tmp_path)
+    toml = root / "experiments" / "tiny.toml"
+    text = toml.read_text()
+    # a new kernel size changes these runs' fingerprints: all of their seeds are now missing
+    for name in ("p4_sr_unet", "p3_unet"):
+        start = text.index(f'name = "{name}"\n')
+        text = text[:start] + text[start:].replace("kernel = 3", "kernel = 5", 1)
+    toml.write_text(text)
+    gathered = gather(paths, True, env=built.env, run_missing=False)
+    assert {"p4_sr_unet", "p4_sr_unet_s1", "p3_unet", "p3_unet_s1"} <= set(gathered.missing)
+    render(paths, gathered)
+    html = (paths.build / "html" / "index.html").read_text()
+    sr = section(html, "q4-2")
+    assert "Not run yet: p4_sr_unet, p4_sr_unet_s1" in sr
+    methods = [r[0] for r in parse(sr).cells["q4-2"] if len(r) == 5]
+    assert "CNN" in methods and "UNet" not in methods and "bicubic interpolation" in methods
+    large = section(html, "q6-3")
+    assert "Not run yet: p3_unet" in large and "q6-3-horses.png" not in large
+    assert "Measured receptive field" not in large  # analysis.py measures it alongside p3_unet
+    assert "colour-pairs.png" in section(html, "q1-4")  # needs no run at all
+    for k, v in built.env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["--root", str(root), "check", "--quick"]) == 0  # answers read n/a, not an error
+    assert "all 18 questions answered" in capsys.readouterr().out
