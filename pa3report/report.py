@@ -33,7 +33,7 @@ from .evidence import EvidenceBuilder, FigureMaker, RunInfo, collect_facts, comp
 from .measures import measure
 from .outline import PROBLEMS, questions
 from .runner import Inputs, Paths, Runner, load_inputs, palette_path, specs_for, summary_line
-from .store import SHORT, atomic_write
+from .store import SHORT, Store, atomic_write
 
 TEMPLATE = "report.html.j2"
 GALLERY_TEMPLATE = "gallery.html.j2"
@@ -286,7 +286,8 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student()) -> Re
                         index.write_text(gallery.render(question=q, item=item, student=context["student"],
                                                         quick=context["quick"]), encoding="utf-8")
         os.chmod(staging, 0o755)
-        _swap_in(staging, html_dir(paths))
+        with Store(paths.build).lock("report-html"):  # two reports swap one after the other
+            _swap_in(staging, html_dir(paths))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

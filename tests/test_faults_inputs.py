@@ -477,13 +477,6 @@ def test_zip_skips_symlinks_inside_the_project(package_mod, project, tmp_path):
             assert not real.is_symlink() and real.resolve().is_relative_to(project.resolve()), name
 
 
-_TOP_LEVEL_BUG = pytest.mark.xfail(strict=True, reason=(
-    "package.collect()/_walk() check is_symlink() only for files found while walking a folder: "
-    "a top-level part (Makefile, README.txt, pyproject.toml, or pa3report/ etc. itself) that is a "
-    "symlink is followed by base.is_file()/os.walk(top), and notes.txt is read through a symlink "
-    "into README.txt, so content from outside the project lands in the zip"))
-
-
 @pytest.mark.parametrize("part", ["Makefile", "README.txt", "pa3report", "notes.txt"])
 def test_zip_skips_top_level_parts_that_are_symlinks(package_mod, project, tmp_path, part):
     out = _outside(tmp_path)

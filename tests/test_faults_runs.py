@@ -562,12 +562,6 @@ def test_every_load_of_weights_or_pickles_is_restricted():
     assert "weights_only=True" in (PACKAGE / "store.py").read_text()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "report._swap_in is not safe against a second report: when another `report` swaps its page in "
-    "between this one's two renames (old build/html moved aside, new one moved in), "
-    "os.replace(staging, build/html) fails with ENOTEMPTY, the command dies with a traceback and "
-    "leaves build/.html-old-<pid> behind; render() needs a lock (e.g. Store(build).lock('report')) "
-    "around the swap, or to treat an html/ that reappeared as another old copy"))
 def test_two_reports_finishing_at_once_both_succeed(tiny_experiments):
     report = pytest.importorskip("pa3report.report")
     import threading
