@@ -188,8 +188,7 @@ class Runner:
 
         pending = {}
         for trajectory, members in sorted(groups.items(), key=repeats_only):
-            all_cached = not force and all(self.cached(s, report=False) for s in members)
-            if jobs <= 1 or all_cached:
+            if jobs <= 1 or (not force and all(self.cached(s, report=False) for s in members)):
                 self._run_trajectory(trajectory, members, force, record)
             else:
                 pending[trajectory] = members
