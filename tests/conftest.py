@@ -54,6 +54,16 @@ def make_cifar(folder: Path, horses_per_batch: int = 8, others_per_batch: int = 
     return folder
 
 
+def run_cli(capsys, root: Path, *args: str) -> tuple[int, str, str]:
+    """`python -m pa3report --root ROOT ARGS` in-process: exit code, stdout, stderr."""
+    from pa3report import cli
+
+    capsys.readouterr()
+    code = cli.main(["--root", str(root), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.fixture
 def cifar_dir(tmp_path: Path) -> Path:
     return make_cifar(tmp_path / "data" / BATCH_DIR)

@@ -22,16 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pa3report import cifar, cli
+from pa3report import cifar
 from pa3report.errors import UserError
-from tests.conftest import make_cifar, write_batch
-
-
-def run_cli(capsys, root: Path, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = cli.main(["--root", str(root), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import make_cifar, run_cli, write_batch
 
 
 def assert_refused(code: int, err: str, *words: str) -> str:

@@ -25,11 +25,12 @@ import pandas as pd
 import pytest
 import torch
 
-from pa3report import cli, config
+from pa3report import config
 from pa3report.config import RunSpec
 from pa3report.errors import UserError
 from pa3report.runner import Paths, Runner, load_inputs
 from pa3report.store import Store, sha256_bytes, torch_bytes
+from tests.conftest import run_cli
 
 CPU = torch.device("cpu")
 PACKAGE = Path(__file__).resolve().parents[1] / "pa3report"
@@ -71,14 +72,6 @@ def child_env() -> dict[str, str]:
     """The test's environment (PA3_DATA, PA3_PALETTE, one OpenMP thread), CPU only."""
     return {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
             "OMP_WAIT_POLICY": "PASSIVE", "PYTHONDONTWRITEBYTECODE": "1"}
-
-
-def run_cli(capsys, root: Path, *args: str) -> tuple[int, str, str]:
-    """`python -m pa3report --root ROOT ARGS` in-process: exit code, stdout, stderr."""
-    capsys.readouterr()
-    code = cli.main(["--root", str(root), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_user_error(code: int, err: str, *words: str) -> None:
