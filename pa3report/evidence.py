@@ -435,7 +435,9 @@ class EvidenceBuilder:
                             "batch": r.experiment.batch_size, "seeds": len(group),
                             **{c: float(finals[c].mean()) if c in finals else float("nan")
                                for c, _, _ in METRIC_COLUMNS},
-                            "seconds": r.result.meta.get("seconds", float("nan"))})  # type: ignore[union-attr]
+                            # The median: one seed slowed by other work on the machine should not set it.
+                            "seconds": float(pd.Series([o.result.meta.get("seconds", float("nan"))  # type: ignore[union-attr]
+                                                        for o in group]).median())})
             spread.append({c: float(finals[c].std(ddof=1)) if c in finals and len(finals) > 1 else None
                            for c, _, _ in METRIC_COLUMNS})
         df = pd.DataFrame(records)
@@ -465,7 +467,7 @@ class EvidenceBuilder:
         columns: list[str | tuple[str, bool]] = ["Run", ("Epochs", True), ("Batch", True)]
         if multi:
             columns.append(("Seeds", True))
-        columns += [(label, True) for _, label, _ in METRIC_COLUMNS] + [("Training time (first seed)", True)]
+        columns += [(label, True) for _, label, _ in METRIC_COLUMNS] + [("Training time (median over seeds)" if multi else "Training time", True)]
         items.append(table(caption, columns, rows, css="metrics"))
         return items
 

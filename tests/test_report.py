@@ -423,6 +423,19 @@ def test_colourfulness_table_has_seeds_and_spread(built):
         assert {"classification CNN", "classification UNet", "ground truth snapped to the palette"} <= set(rows)
 
 
+def test_training_time_is_the_median_over_seeds(built):
+    """One seed slowed down by other work must not stand for the run's cost."""
+    from pa3report.evidence import seconds_text
+
+    body = section(built.page(), "q3-3")
+    assert "Training time (median over seeds)" in body
+    row = next(r for r in parse(body).cells["q3-3"] if r and r[0] == "p3_unet")
+    seeds = [i for name, i in built.gathered.runs.items() if i.spec.experiment.group == "p3_unet"]
+    seconds = sorted(float(i.result.meta["seconds"]) for i in seeds)
+    assert len(seconds) == 2 and seconds[0] != seconds[1]
+    assert row[-1] == seconds_text(sum(seconds) / 2)
+
+
 def test_super_resolution_quality_table(built):
     found = analysis_of(built)["sr_quality"]
     body = section(built.page(), "q4-2")
