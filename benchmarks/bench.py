@@ -8,7 +8,9 @@ The reference loop is written the way the practical's notebooks train: numpy bat
 turned into tensors at every step, the palette quantization done chunk by chunk in
 numpy before training, the loss computed on transposed/reshaped outputs, validation
 in training-sized batches, and a matplotlib sample figure saved after every epoch.
-Both loops use the same data, seed, hyper-parameters and batch order.
+Both loops use the same data, seed, hyper-parameters and batch order. A third row,
+`engine-malloc`, is the engine with glibc's default allocator settings, to show what
+keeping freed memory mapped (pa3report/hostmem.py) is worth on its own.
 """
 
 from __future__ import annotations
@@ -58,9 +60,12 @@ def flops_per_image(spec) -> float:
     return counter.get_total_flops() / 8
 
 
-def measure_engine(name: str, epochs: int) -> dict:
+def measure_engine(name: str, epochs: int, keep_memory: bool = True) -> dict:
+    from pa3report.hostmem import keep_freed_memory
     from pa3report.train import new_state, to_device, train_epoch
 
+    if keep_memory:  # as `python -m pa3report` does at start
+        keep_freed_memory()
     runner, spec = _setup(name)
     data = to_device(runner.task_data(spec), runner.device)
     state = new_state(spec, runner.device, len(data.palette))
@@ -187,6 +192,8 @@ def one(kind: str, name: str, epochs: int) -> None:
 
     if kind == "engine":
         out = measure_engine(name, epochs)
+    elif kind == "engine-malloc":
+        out = measure_engine(name, epochs, keep_memory=False)
     elif kind == "reference":
         out = measure_reference(name, epochs)
     else:
@@ -255,26 +262,28 @@ def main() -> int:
         args.models = ""
     peak = child("--one", "peak", "-")
     print(f"device: {peak['device']}; measured fp32 matmul peak {peak['gflops']:.0f} GFLOP/s\n")
-    header = (f"{'run':<9} {'loop':<10} {'s/epoch':>8} {'img/s':>7} {'GFLOP/s':>8} {'% peak':>7} "
+    header = (f"{'run':<9} {'loop':<14} {'s/epoch':>8} {'img/s':>7} {'GFLOP/s':>8} {'% peak':>7} "
               f"{'RSS MB':>7} {'val acc %':>10}")
     print(header)
     print("-" * len(header))
     ratios = {}
     for name in filter(None, args.models.split(",")):
         rows = {}
-        for kind in ("reference", "engine"):
+        for kind in ("reference", "engine-malloc", "engine"):
             r = child("--one", kind, name, "--epochs", str(args.epochs))
             med = statistics.median(r["seconds"])
             gflops = r["flops_per_image"] * r["images"] / med / 1e9  # training FLOPs only
             rows[kind] = r
-            print(f"{name:<9} {kind:<10} {med:>8.2f} {r['images'] / med:>7.0f} {gflops:>8.1f} "
+            print(f"{name:<9} {kind:<14} {med:>8.2f} {r['images'] / med:>7.0f} {gflops:>8.1f} "
                   f"{100 * gflops / peak['gflops']:>6.0f}% {r['peak_rss_mb']:>7.0f} {r['val_acc'][-1]:>10.2f}")
-        ratio = statistics.median(rows["reference"]["seconds"]) / statistics.median(rows["engine"]["seconds"])
+        seconds = {kind: statistics.median(r["seconds"]) for kind, r in rows.items()}
+        ratio = seconds["reference"] / seconds["engine"]
         gap = abs(rows["reference"]["val_acc"][-1] - rows["engine"]["val_acc"][-1])
         ratios[name] = ratio
         print(f"{name:<9} reference/engine = {ratio:.2f}x; val acc gap after {args.epochs} epochs "
               f"{gap:.2f} points; reference quantization before training "
-              f"{rows['reference']['setup_seconds']:.2f}s\n")
+              f"{rows['reference']['setup_seconds']:.2f}s; keeping freed memory alone "
+              f"{seconds['engine-malloc'] / seconds['engine']:.2f}x\n")
 
     jobs = jobs_comparison()
     print(f"two independent quick runs, cold cache: --jobs 1 {jobs[1]:.1f}s, --jobs 2 {jobs[2]:.1f}s "

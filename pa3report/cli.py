@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import config
 from .errors import UserError
+from .hostmem import keep_freed_memory
 from .runner import Paths, Runner, load_inputs, specs_for, summary_line
 
 
@@ -216,6 +217,7 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.ERO
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

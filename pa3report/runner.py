@@ -25,6 +25,7 @@ from . import cifar, data as data_mod
 from .config import Experiment, RunSpec
 from .cifar import Horses
 from .data import TaskData
+from .hostmem import keep_freed_memory
 from .store import SHORT, RunResult, Store, atomic_write, digest, sha256_bytes
 from .train import TrainState, new_state, pick_device, sample_outputs, train
 
@@ -294,6 +295,7 @@ class Runner:
 
 
 def _worker_init(threads: int) -> None:
+    keep_freed_memory()
     torch.set_num_threads(threads)
 
 

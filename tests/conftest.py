@@ -19,7 +19,6 @@ import pytest
 from pa3report.cifar import BATCH_DIR, HORSE, TEST_FILE, TRAIN_FILES
 
 PROJECT = Path(__file__).resolve().parents[1]
-OFFLINE_COPY = PROJECT.parent / "shared" / "data" / BATCH_DIR
 
 
 def smooth_images(rng: np.random.Generator, n: int) -> np.ndarray:
