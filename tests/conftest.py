@@ -63,6 +63,18 @@ def run_cli(capsys, root: Path, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+
+def assert_user_error(code: int, err: str, *words: str) -> str:
+    """Exit 2, no traceback, and the last line is one "error: " paragraph holding `words`
+    (warnings such as the unofficial-checksum note may come before it). Returns that line."""
+    assert code == 2, err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and [l for l in err.splitlines() if l.startswith("error: ")] == [last], err
+    for w in words:
+        assert w in last, (w, err)
+    return last
+
 @pytest.fixture
 def cifar_dir(tmp_path: Path) -> Path:
     return make_cifar(tmp_path / "data" / BATCH_DIR)

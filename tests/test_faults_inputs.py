@@ -24,18 +24,7 @@ import pytest
 
 from pa3report import cifar
 from pa3report.errors import UserError
-from tests.conftest import make_cifar, run_cli, write_batch
-
-
-def assert_refused(code: int, err: str, *words: str) -> str:
-    """Exit 2, no traceback, one closing "error: " paragraph holding `words`."""
-    assert code == 2, err
-    assert "Traceback" not in err, err
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("error: ") and [l for l in err.splitlines() if l.startswith("error: ")] == [last], err
-    for w in words:
-        assert w in last, (w, err)
-    return last
+from tests.conftest import assert_user_error, make_cifar, run_cli, write_batch
 
 
 # --------------------------------------------------------------------------- CIFAR input
@@ -94,7 +83,7 @@ def test_batch_pickle_that_runs_code_is_refused_and_not_run(project, cifar_dir, 
     marker = tmp_path / "pwned"
     _poison(cifar_dir, marker, "data_batch_2", POISONS[kind])
     code, out, err = run_cli(capsys, project, "run", "--all", "--quick")
-    assert_refused(code, err, str(cifar_dir / "data_batch_2"), "refused", "forbidden object")
+    assert_user_error(code, err, str(cifar_dir / "data_batch_2"), "refused", "forbidden object")
     assert not marker.exists()
     assert not (project / "build" / "runs").exists()
     # `list` needs only the files' digests, never their contents: it still lists the runs.
@@ -111,7 +100,7 @@ def test_poisoned_batch_in_the_projects_own_data_cache(project, cifar_dir, tmp_p
     monkeypatch.delenv("PA3_DATA")
     monkeypatch.setenv("PA3_OFFLINE", "1")
     code, out, err = run_cli(capsys, project, "run", "--all", "--quick")
-    assert_refused(code, err, str(cache / "test_batch"), "refused")
+    assert_user_error(code, err, str(cache / "test_batch"), "refused")
     assert not marker.exists()
     assert not (project / "build" / "runs").exists()
 
@@ -168,7 +157,7 @@ def test_broken_batch_is_refused_naming_the_file(project, cifar_dir, capsys, kin
     damage, words = BROKEN[kind]
     name = damage(cifar_dir)
     code, out, err = run_cli(capsys, project, "run", "--all", "--quick")
-    last = assert_refused(code, err, name, words)
+    last = assert_user_error(code, err, name, words)
     assert str(cifar_dir) in last
     assert not (project / "build" / "runs").exists()
 
@@ -190,7 +179,7 @@ def test_archive_with_wrong_md5_is_refused_and_nothing_is_extracted(project, tmp
     archive = _archive(tmp_path, {"../../escaped.txt": b"escaped"})
     monkeypatch.setenv("PA3_DATA", str(archive))
     code, out, err = run_cli(capsys, project, "run", "--all", "--quick")
-    assert_refused(code, err, str(archive), "md5", cifar.CIFAR_MD5, "nothing was extracted")
+    assert_user_error(code, err, str(archive), "md5", cifar.CIFAR_MD5, "nothing was extracted")
     cache = project / "build" / "data"
     assert not (cache / cifar.BATCH_DIR).exists() and not (cache / (cifar.BATCH_DIR + ".partial")).exists()
     assert not list(tmp_path.rglob("escaped.txt"))
@@ -212,7 +201,7 @@ def test_download_with_wrong_md5_is_refused_and_removed(project, capsys, monkeyp
             raise RuntimeError("File not found or corrupted.")
     monkeypatch.setattr(tvu, "download_url", fake_download)
     code, out, err = run_cli(capsys, project, "run", "--all", "--quick")
-    assert_refused(code, err, cifar.CIFAR_URL, "PA3_DATA")
+    assert_user_error(code, err, cifar.CIFAR_URL, "PA3_DATA")
     cache = project / "build" / "data"
     assert not (cache / cifar.CIFAR_ARCHIVE).exists() and not (cache / cifar.BATCH_DIR).exists()
 
@@ -242,7 +231,7 @@ def test_offline_uses_local_data_and_never_touches_the_network(tiny_experiments,
     import shutil
     shutil.rmtree(tiny_experiments / "build" / "data")
     code, out, err = run_cli(capsys, tiny_experiments, "run", "tiny_reg")
-    assert_refused(code, err, "PA3_DATA", cifar.CIFAR_URL, cifar.BATCH_DIR)
+    assert_user_error(code, err, "PA3_DATA", cifar.CIFAR_URL, cifar.BATCH_DIR)
 
 
 # --------------------------------------------------------------------------- experiment list
@@ -275,7 +264,7 @@ def test_bad_experiment_list_is_refused_before_anything_runs(tiny_experiments, c
     (tiny_experiments / "experiments" / "zz.toml").write_text(text)
     for command in (["run", "--all"], ["run", "tiny_reg"], ["list"], ["results", "tiny_reg", "--json"]):
         code, out, err = run_cli(capsys, tiny_experiments, *command)
-        assert_refused(code, err, *words)
+        assert_user_error(code, err, *words)
         assert out == ""
     assert not (tiny_experiments / "build").exists()  # nothing ran, nothing was even created
     assert not (tiny_experiments / "experiments" / "pwned").exists()
@@ -284,7 +273,7 @@ def test_bad_experiment_list_is_refused_before_anything_runs(tiny_experiments, c
 @pytest.mark.parametrize("name", ["../x", "tiny_cnn/../../x", "/etc", "tiny cnn"])
 def test_unsafe_name_on_the_command_line_is_refused(tiny_experiments, capsys, name):
     code, out, err = run_cli(capsys, tiny_experiments, "run", name)
-    assert_refused(code, err, "No experiment named")
+    assert_user_error(code, err, "No experiment named")
     assert not (tiny_experiments / "build").exists()
 
 

@@ -30,7 +30,7 @@ from pa3report.config import RunSpec
 from pa3report.errors import UserError
 from pa3report.runner import Paths, Runner, load_inputs
 from pa3report.store import Store, sha256_bytes, torch_bytes
-from tests.conftest import run_cli
+from tests.conftest import assert_user_error, run_cli
 
 CPU = torch.device("cpu")
 PACKAGE = Path(__file__).resolve().parents[1] / "pa3report"
@@ -72,17 +72,6 @@ def child_env() -> dict[str, str]:
     """The test's environment (PA3_DATA, PA3_PALETTE, one OpenMP thread), CPU only."""
     return {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1",
             "OMP_WAIT_POLICY": "PASSIVE", "PYTHONDONTWRITEBYTECODE": "1"}
-
-
-def assert_user_error(code: int, err: str, *words: str) -> None:
-    """Exit 2, no traceback, and the last line is one "error: " paragraph holding `words`
-    (warnings such as the unofficial-checksum note may come before it)."""
-    assert code == 2, err
-    assert "Traceback" not in err, err
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("error: ") and [l for l in err.splitlines() if l.startswith("error: ")] == [last], err
-    for w in words:
-        assert w in last, (w, err)
 
 
 def hows(stdout: str) -> dict[str, str]:
@@ -298,13 +287,18 @@ def read_only(monkeypatch, folder: Path) -> None:
     monkeypatch.setattr(io, "open", open_)
 
 
-def test_disk_full_while_saving_a_result_keeps_the_previous_one(tiny_experiments, capsys):
-    root = tiny_experiments
-    build = root / "build"
+def finished_tiny_reg(root: Path, capsys) -> tuple[Path, dict[str, tuple[bytes, int]]]:
+    """Train tiny_reg; its result folder and a snapshot of it to compare with after a fault."""
     code, out, err = run_cli(capsys, root, "run", "tiny_reg")
     assert code == 0, err
     folder = make_runner(root).cached(specs(root)["tiny_reg"]).folder
-    before = snapshot(folder)
+    return folder, snapshot(folder)
+
+
+def test_disk_full_while_saving_a_result_keeps_the_previous_one(tiny_experiments, capsys):
+    root = tiny_experiments
+    build = root / "build"
+    folder, before = finished_tiny_reg(root, capsys)
 
     with pytest.MonkeyPatch.context() as fault:
         disk_full(fault, build / "runs")
@@ -323,10 +317,7 @@ def test_disk_full_while_saving_a_result_keeps_the_previous_one(tiny_experiments
 def test_disk_full_while_checkpointing_is_a_clear_error(tiny_experiments, capsys):
     root = tiny_experiments
     build = root / "build"
-    code, out, err = run_cli(capsys, root, "run", "tiny_reg")
-    assert code == 0, err
-    folder = make_runner(root).cached(specs(root)["tiny_reg"]).folder
-    before = snapshot(folder)
+    folder, before = finished_tiny_reg(root, capsys)
 
     with pytest.MonkeyPatch.context() as fault:
         disk_full(fault, build)
@@ -340,10 +331,7 @@ def test_disk_full_while_checkpointing_is_a_clear_error(tiny_experiments, capsys
 def test_read_only_build_folder(tiny_experiments, capsys):
     root = tiny_experiments
     build = root / "build"
-    code, out, err = run_cli(capsys, root, "run", "tiny_reg")
-    assert code == 0, err
-    folder = make_runner(root).cached(specs(root)["tiny_reg"]).folder
-    before = snapshot(folder)
+    folder, before = finished_tiny_reg(root, capsys)
 
     with pytest.MonkeyPatch.context() as fault:
         read_only(fault, build)
