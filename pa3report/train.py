@@ -63,10 +63,24 @@ def new_state(spec: RunSpec, device: torch.device, num_colours: int) -> TrainSta
     return TrainState(model, optimizer)
 
 
+def channels_last(t: torch.Tensor) -> torch.Tensor:
+    """A copy of an image batch whose strides say channels_last even with one channel.
+
+    `contiguous(memory_format=channels_last)` leaves a one-channel batch as it is, and
+    its strides then read as NCHW: `torch.cat` of such an input with a channels_last
+    activation (the UNet's last skip) falls back to NCHW, and every convolution after
+    it reorders its input and gradient on every step.
+    """
+    return torch.empty_like(t, memory_format=torch.channels_last).copy_(t)
+
+
 def loss_fn(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     if task == "regression":
         return F.mse_loss(outputs, targets)
-    return F.cross_entropy(outputs, targets)
+    # Pixels as rows, colours as columns: a free view of channels_last scores, so the
+    # softmax and its gradient keep the network's layout instead of copying to NCHW.
+    scores = outputs.permute(0, 2, 3, 1).reshape(-1, outputs.shape[1])
+    return F.cross_entropy(scores, targets.reshape(-1))
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -90,7 +104,7 @@ def evaluate(model: torch.nn.Module, task: str, data: TaskData, device: torch.de
     total_loss = total_sq = correct = 0.0
     n = len(data.x_val)
     for i in range(0, n, EVAL_BATCH):
-        x = data.x_val[i:i + EVAL_BATCH].to(device).contiguous(memory_format=torch.channels_last)
+        x = channels_last(data.x_val[i:i + EVAL_BATCH].to(device))
         y = data.y_val[i:i + EVAL_BATCH].to(device)
         rgb = data.rgb_val[i:i + EVAL_BATCH].to(device)
         out = model(x)
@@ -142,7 +156,7 @@ def to_device(data: TaskData, device: torch.device) -> TaskData:
     """Move every tensor to the device once; images in channels_last like the model."""
     def move(t: torch.Tensor) -> torch.Tensor:
         t = t.to(device)
-        return t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+        return channels_last(t) if t.ndim == 4 else t
     return TaskData(**{k: move(v) for k, v in data.__dict__.items()})
 
 
@@ -168,7 +182,7 @@ def train(spec: RunSpec, data: TaskData, device: torch.device, state: TrainState
 def sample_outputs(model: torch.nn.Module, task: str, data: TaskData, device: torch.device) -> dict[str, torch.Tensor]:
     """What the report shows for the fixed sample images: inputs, truth, prediction, activations."""
     model.eval()
-    x = data.sample_x.to(device).contiguous(memory_format=torch.channels_last)
+    x = channels_last(data.sample_x.to(device))
     palette = data.palette.to(device)
     out = model(x)
     acts = model.activations(x[:GALLERY_COUNT])

@@ -3,7 +3,11 @@ import torch
 from pa3report.config import Experiment, RunSpec
 from pa3report.data import make_task_data, fit_palette, to_unit
 from pa3report.cifar import load_horses
-from pa3report.train import epoch_order, new_state, train
+import torch.nn.functional as F
+from torch.profiler import profile
+
+from pa3report.models import UNet
+from pa3report.train import channels_last, epoch_order, loss_fn, new_state, train
 from tests.conftest import make_cifar
 
 CPU = torch.device("cpu")
@@ -60,3 +64,29 @@ def test_epoch_order_is_a_pure_function():
     assert torch.equal(epoch_order(50, 0, 3), epoch_order(50, 0, 3))
     assert not torch.equal(epoch_order(50, 0, 3), epoch_order(50, 0, 4))
     assert sorted(epoch_order(50, 1, 0).tolist()) == list(range(50))
+
+
+def test_unet_keeps_channels_last_through_its_input_skip():
+    """A one-channel batch must say channels_last, or the last skip falls back to NCHW."""
+    model = UNet(num_filters=4).to(memory_format=torch.channels_last)
+    seen = []
+    model.finalconv.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0]))
+    x = torch.rand(2, 1, 8, 8)
+    model(channels_last(x))
+    assert seen[-1].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[-1].is_contiguous()
+    model(x.contiguous(memory_format=torch.channels_last))  # what the one-channel copy avoids
+    assert not seen[-1].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_classification_loss_is_cross_entropy_without_copying_the_scores():
+    torch.manual_seed(0)
+    scores = channels_last(torch.randn(3, 24, 5, 5)).requires_grad_()
+    targets = torch.randint(0, 24, (3, 5, 5))
+    with profile() as prof:
+        loss = loss_fn("colourization", scores, targets)
+        loss.backward()
+    assert torch.allclose(loss, F.cross_entropy(scores.detach().contiguous(), targets), atol=1e-6)
+    assert scores.grad.is_contiguous(memory_format=torch.channels_last)
+    # F.cross_entropy on the 4-D scores would copy them to NCHW and back every step.
+    assert not {e.key for e in prof.events()} & {"aten::copy_", "aten::clone", "aten::contiguous"}
