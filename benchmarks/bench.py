@@ -32,15 +32,21 @@ ROOT = Path(__file__).resolve().parents[1]
 # --------------------------------------------------------------------------- one measurement
 
 
-def _setup(name: str):
+def _runner():
+    """The project's runner on this checkout, with its experiment list."""
     from pa3report import config
-    from pa3report.config import RunSpec
     from pa3report.runner import Paths, Runner, load_inputs
 
     paths = Paths.from_root(ROOT)
-    runner = Runner(paths, load_inputs(paths), show_progress=False)
-    spec = RunSpec(config.find(config.load_experiments(paths.experiments), name))
-    return runner, spec
+    return Runner(paths, load_inputs(paths), show_progress=False), config.load_experiments(paths.experiments)
+
+
+def _setup(name: str):
+    from pa3report import config
+    from pa3report.config import RunSpec
+
+    runner, experiments = _runner()
+    return runner, RunSpec(config.find(experiments, name))
 
 
 def flops_per_image(spec) -> float:
@@ -242,12 +248,10 @@ def recorded_full_list() -> tuple[float, int, int]:
     Runs that differ only in epochs share a trajectory, and the longest one's time
     covers the others; results of older code or settings still on disk do not count.
     """
-    from pa3report import config
-    from pa3report.runner import Paths, Runner, load_inputs, specs_for
+    from pa3report.runner import specs_for
 
-    paths = Paths.from_root(ROOT)
-    runner = Runner(paths, load_inputs(paths), show_progress=False)
-    specs = specs_for(config.load_experiments(paths.experiments), quick=False)
+    runner, experiments = _runner()
+    specs = specs_for(experiments, quick=False)
     longest: dict[str, float] = {}
     cached = 0
     for spec in specs:
