@@ -9,19 +9,23 @@ A wrong run or field name is an error that names the file and line.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from . import formats
 from .config import QUESTIONS
 from .errors import closest
+from .fields import Fields
+from .seeds import seed_spread
 
 # Per-epoch fields every run records (see train.train_epoch).
 FINAL_FIELDS = ("epoch", "train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds")
@@ -31,14 +35,6 @@ _SAFE_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- the context
-
-
-class Fields(dict):
-    """A dict whose unknown keys are reported with the owner's name and the known keys."""
-
-    def __init__(self, owner: str, values: Mapping[str, Any]) -> None:
-        super().__init__(values)
-        self.owner = owner
 
 
 class RunTable(dict):
@@ -66,7 +62,7 @@ class RunView:
     best: Fields
     seeds: int = 1  # available runs of the same entry (its seeds), this one included
     mean: Fields = field(default_factory=lambda: Fields("mean", {}))  # final metrics over the seeds
-    sd: Fields = field(default_factory=lambda: Fields("sd", {}))  # their standard deviation (0 for one)
+    sd: Fields = field(default_factory=lambda: Fields("sd", {}))  # their standard deviation (NaN for one)
     history: tuple[Fields, ...] = field(default=())
 
 
@@ -90,52 +86,18 @@ class AnswerUndefined(StrictUndefined):
         return super()._undefined_message
 
 
-def _finite(value: Any) -> bool:
-    if isinstance(value, Undefined):  # a filter must not swallow a wrong name
+def _defined(value: Any) -> Any:
+    """A filter must not swallow a wrong name: an undefined value fails with its message."""
+    if isinstance(value, Undefined):
         value._fail_with_undefined_error()
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return value
 
 
-def pct(value: Any, digits: int = 1) -> str:
-    """A value already in percent (val_acc), e.g. 61.2%."""
-    return f"{float(value):.{digits}f}%" if _finite(value) else "n/a"
-
-
-def num(value: Any, digits: int = 3) -> str:
-    return f"{float(value):.{digits}f}" if _finite(value) else "n/a"
-
-
-def sig(value: Any, digits: int = 3) -> str:
-    return f"{float(value):.{digits}g}" if _finite(value) else "n/a"
-
-
-def duration(value: Any) -> str:
-    """Seconds as '42 s', '12 min 5 s' or '1 h 3 min'."""
-    if not _finite(value):
-        return "n/a"
-    s = int(round(float(value)))
-    if s < 60:
-        return f"{float(value):.1f} s" if value < 10 else f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"
-
-
-def grouped(value: Any) -> str:
-    """An integer with thousands separators: 112,344."""
-    return f"{int(value):,}" if _finite(value) else "n/a"
-
-
-def ratio(a: Any, b: Any, digits: int = 1) -> str:
-    """a / b as '2.3×'."""
-    return f"{float(a) / float(b):.{digits}f}×" if _finite(a) and _finite(b) and b else "n/a"
-
-
-# Digits and unit of a "mean ± sd" for each metric an answer may compare.
-PM_FORMATS: dict[str, tuple[int, str]] = {
-    "val_acc": (1, "%"), "palette_acc": (1, "%"), "val_loss": (3, ""), "train_loss": (3, ""),
-    "val_mse": (4, ""), "psnr": (2, " dB"), "ssim": (3, ""), "chroma": (1, ""), "saturation": (3, ""), "vivid": (1, "%"),
-}
+def _strict(fn: Callable[..., str]) -> Callable[..., str]:
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> str:
+        return fn(*(_defined(a) for a in args), **kwargs)
+    return checked
 
 
 def _stats(entry: Any, metric: str) -> tuple[float, float]:
@@ -152,37 +114,14 @@ def _stats(entry: Any, metric: str) -> tuple[float, float]:
             raise ValueError(f"{part.owner} has no field {metric!r}{closest(str(metric), part)}; "
                              f"fields: {', '.join(part)}")
         value = part[metric]
-        parts.append(float(value) if _finite(value) else math.nan)
+        parts.append(float(value) if formats.finite(_defined(value)) else math.nan)
     return parts[0], parts[1]
 
 
 def pm(entry: Any, metric: str, digits: int | None = None) -> str:
-    """A run's (or analysis row's) metric as 'mean ± sd' over its seeds, e.g. 61.2 ± 0.4%.
-
-    The ± part is left out when there is no spread to show: one seed, or a deterministic method.
-    """
+    """A run's (or analysis row's) metric as 'mean ± sd' over its seeds, e.g. 61.2 ± 0.4%."""
     mean, sd = _stats(entry, metric)
-    d, unit = PM_FORMATS.get(metric, (3, ""))
-    d = d if digits is None else digits
-    if not math.isfinite(mean):
-        return "n/a"
-    spread = f" ± {sd:.{d}f}" if math.isfinite(sd) and sd > 0 else ""
-    return f"{mean:.{d}f}{spread}{unit}"
-
-
-def seed_spread(sd_a: float, sd_b: float) -> float:
-    """How far apart two means may lie from seed noise alone: the sum of their standard deviations.
-
-    A side measured with one seed (NaN) borrows the other side's deviation: same kind of
-    training, same kind of noise. A deterministic method (an interpolation) has deviation 0:
-    it adds nothing, and lends nothing, so it against a single seed leaves the spread unknown.
-    """
-    known = [s for s in (sd_a, sd_b) if math.isfinite(s)]
-    if len(known) == 2:
-        return known[0] + known[1]
-    if len(known) == 1 and known[0] > 0:
-        return 2 * known[0]
-    return math.nan
+    return formats.mean_sd(mean, sd, metric, digits)
 
 
 def gap(a: Any, b: Any, metric: str) -> Fields:
@@ -194,7 +133,8 @@ def gap(a: Any, b: Any, metric: str) -> Fields:
                           "beyond": known and abs(delta) > spread})
 
 
-FILTERS = {"pct": pct, "num": num, "sig": sig, "duration": duration, "grouped": grouped, "pm": pm}
+FILTERS = {**{f.__name__: _strict(f) for f in (formats.pct, formats.num, formats.sig, formats.duration,
+                                                formats.grouped)}, "pm": pm}
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -260,7 +200,7 @@ def _environment(folder: Path) -> SandboxedEnvironment:
     env = _AnswerEnvironment(loader=FileSystemLoader(str(folder)), undefined=AnswerUndefined,
                              autoescape=False, keep_trailing_newline=True)
     env.filters.update(FILTERS)
-    env.globals["ratio"] = ratio
+    env.globals["ratio"] = _strict(formats.ratio)
     env.globals["gap"] = gap
     return env
 

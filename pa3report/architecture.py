@@ -66,9 +66,6 @@ class Architecture:
     def has_skips(self) -> bool:
         return any(b.skips for b in self.blocks)
 
-    def block(self, name: str) -> Block:
-        return next(b for b in self.blocks if b.name == name)
-
 
 def to_json(arch: Architecture) -> dict:
     """A JSON-able copy, so the description can be cached beside the figures."""

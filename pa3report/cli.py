@@ -108,9 +108,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from . import answers
     from .data import NUM_COLOURS
-    from .evidence import EvidenceBuilder, FigureMaker, RunInfo
-    from .measures import measure
-    from .report import Gathered, answer_context, gather
+    from .report import Gathered, answer_context, evidence_page, gather
+    from .runs import RunInfo
 
     paths = _paths(args)
     try:
@@ -120,11 +119,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         specs = specs_for(config.load_experiments(paths.experiments), args.quick)
         gathered = Gathered({s.name: RunInfo(s, None, "missing") for s in specs},
                             np.zeros((NUM_COLOURS, 3), np.float32), args.quick)
-    # the analysis as far as it is stored: check never computes (nor reads the images)
-    measured = measure(gathered.runs, gathered.inputs, gathered.palette, paths.build, compute=False)
-    builder = EvidenceBuilder(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"), measured)
+    # the measurements as far as they are stored: check never computes them (nor reads the images)
+    page, views = evidence_page(paths, gathered, compute=False)
     folder = paths.root / "answers"
-    found = answers.problems(answers.render_answers(folder, answer_context(gathered, builder)), folder)
+    found = answers.problems(answers.render_answers(folder, answer_context(gathered, page, views)), folder)
     for line in found:
         print(line)
     if found:

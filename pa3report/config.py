@@ -59,10 +59,6 @@ class Experiment:
         return self.group or self.name
 
     @property
-    def is_classification(self) -> bool:
-        return self.task != "regression"
-
-    @property
     def in_channels(self) -> int:
         return 3 if self.task == "super_resolution" else 1
 
@@ -217,7 +213,7 @@ def load_experiments(directory: Path) -> tuple[Experiment, ...]:
     if not files:
         raise UserError(
             f"No experiment list found: {directory} holds no *.toml file. "
-            "Run from the project folder or pass --experiments DIR.")
+            "Run from the project folder or pass --root DIR (the folder that holds experiments/).")
     seen: dict[str, Path] = {}
     out: list[Experiment] = []
     for path in files:

@@ -1,10 +1,11 @@
 """The report's outline: problems, questions and which evidence each question shows.
 
-Titles are the project's own short wording. Evidence names runs by the question tags of
-the experiment list (experiments/*.toml), never by run name, so a different list (a
-test's tiny one, a student's extra runs) still lands in the right place. The one exception
-is the measurements of analysis.py, which read the handout's runs by name (its GROUPS_READ
-and RUNS_READ) and show as pending while those are missing.
+Titles are the project's own short wording. Each evidence line names a kind: a shared
+piece (pa3report/evidence/) or a measurement (pa3report/measurements/, one module each).
+Shared pieces find runs by the question tags of the experiment list (experiments/*.toml),
+never by run name, so a different list (a test's tiny one, a student's extra runs) still
+lands in the right place; a measurement declares the runs it reads itself and shows as
+pending while they are missing.
 """
 
 from __future__ import annotations
@@ -16,18 +17,16 @@ from .config import QUESTIONS
 
 @dataclass(frozen=True)
 class Evidence:
-    """One piece of evidence. kind picks the builder in evidence.py.
+    """One piece of evidence. kind names a registered evidence kind or measurement.
 
     tags: the runs tagged with any of these question ids (in list order, or sorted by `sort`).
     panels: curve panels (see figures.PANELS).
-    reference: for a sweep, longer runs read at the sweep's epoch; the first tag marks the baseline.
     """
 
     kind: str
     tags: tuple[str, ...] = ()
     panels: tuple[str, ...] = ()
     sort: str | None = None
-    reference: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,8 @@ class Problem:
         return f"p{self.number}"
 
 
-def _e(kind: str, *tags: str, panels: tuple[str, ...] = (), sort: str | None = None,
-       reference: tuple[str, ...] = ()) -> Evidence:
-    return Evidence(kind, tuple(tags), panels, sort, reference)
+def _e(kind: str, *tags: str, panels: tuple[str, ...] = (), sort: str | None = None) -> Evidence:
+    return Evidence(kind, tuple(tags), panels, sort)
 
 
 PROBLEMS: tuple[Problem, ...] = (
@@ -68,9 +66,9 @@ PROBLEMS: tuple[Problem, ...] = (
                     _e("curves", "1.3", panels=("loss", "val_mse"), sort="epochs"),
                     _e("samples", "1.3", sort="epochs"), _e("metrics", "1.3", sort="epochs"))),
                 Question("1.4", "Why squared RGB distance is a poor measure of colour difference", (
-                    _e("colour_distance"),)),
+                    _e("pairs"), _e("palette"))),
                 Question("1.5", "What treating colour as a choice among classes fixes", (
-                    _e("palette"), _e("colourfulness"))),
+                    _e("palette_swatch"), _e("colourfulness"))),
             )),
     Problem(2, "Colourization as classification",
             "Each pixel is assigned one of a small set of k-means colours and trained with cross-entropy.", (
@@ -107,16 +105,21 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem(6, "Conceptual questions",
             "Short questions on tuning, layer order and image size, with small checks run on the trained models.", (
                 Question("6.1", "Five hyper-parameters worth tuning", (
-                    _e("hyper"), _e("sweep", "6.1", reference=("3.2", "3.3")),
+                    _e("hyper"), _e("sweep"),
                     _e("curves", "3.2", "6.1", panels=("val_acc",)))),
-                Question("6.2", "Swapping max-pooling and ReLU", (_e("pool_relu"),)),
-                Question("6.3", "Colourizing images larger than 32×32", (_e("large_input"),)),
+                Question("6.2", "Swapping max-pooling and ReLU", (_e("relu_maxpool"),)),
+                Question("6.3", "Colourizing images larger than 32×32", (_e("large"), _e("receptive_field"))),
             )),
 )
 
 
-def questions() -> tuple[Question, ...]:
-    return tuple(q for p in PROBLEMS for q in p.questions)
+def questions(problems: tuple[Problem, ...] = PROBLEMS) -> tuple[Question, ...]:
+    return tuple(q for p in problems for q in p.questions)
+
+
+def kinds(problems: tuple[Problem, ...] = PROBLEMS) -> tuple[str, ...]:
+    """Every evidence kind the outline shows, once, in page order."""
+    return tuple(dict.fromkeys(ev.kind for q in questions(problems) for ev in q.evidence))
 
 
 assert tuple(q.id for q in questions()) == QUESTIONS, "the outline must cover every question once, in order"

@@ -12,7 +12,6 @@ import json
 import os
 import posixpath
 import re
-import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Iterable
 from urllib.parse import unquote, urlsplit
 
 from .errors import UserError
+from .fsutil import atomic_write
 from .report import STATE_FILE
 
 # What code/ holds: enough to rerun everything with `make report`.
@@ -109,12 +109,7 @@ def write_zip(path: Path, entries: dict[str, bytes]) -> None:
             stored = arc.endswith((".png", ".jpg", ".zip"))
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             zf.writestr(info, entries[arc], compresslevel=None if stored else 9)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.getvalue())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write(path, buf.getvalue())
 
 
 class _Links(HTMLParser):

@@ -1,8 +1,8 @@
 """Build the HTML report: gather cached results, build a plain context, render the templates.
 
 Rendering never trains. It needs only the data files' identity and the palette to compute
-fingerprints, and reads the test images once, for the measurements of analysis.py, only
-when those are not cached yet for the current runs. `gather` runs what is missing first
+fingerprints, and reads the test images once, for the measurements (pa3report/measurements/),
+only when those are not cached yet for the current runs. `gather` runs what is missing first
 (unless told not to). The page is written to a temporary folder beside build/html and
 swapped in at the end, so a failed render leaves the previous report intact.
 """
@@ -25,15 +25,19 @@ import numpy as np
 import torch
 
 from . import __version__
-from . import cifar
-from .answers import FINAL_FIELDS, OVERVIEW, Answer, Fields, RunTable, RunView, render_answers
+from . import cifar, evidence, measurements, seeds
+from .answers import FINAL_FIELDS, OVERVIEW, Answer, RunTable, RunView, render_answers
 from .config import QUESTIONS, RunSpec, load_experiments
 from .errors import UserError
-from .evidence import EvidenceBuilder, FigureMaker, RunInfo, collect_facts, compute_seconds, seconds_text
-from .measures import measure
-from .outline import PROBLEMS, questions
+from .evidence.resolution import sr_shapes
+from .fields import Fields
+from .formats import duration
+from .fsutil import atomic_write, swap_in
+from .outline import PROBLEMS, Problem, kinds
+from .page import FigureMaker, Page
 from .runner import Inputs, Paths, Runner, load_inputs, palette_path, specs_for, summary_line
-from .store import SHORT, Store, atomic_write
+from .runs import RunInfo, training_seconds
+from .store import SHORT, Store
 
 TEMPLATE = "report.html.j2"
 GALLERY_TEMPLATE = "gallery.html.j2"
@@ -109,7 +113,6 @@ def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
     """What answers see of one run; `group` is every available seed of its entry."""
     e, spec = info.experiment, info.spec
     nan = float("nan")
-    metrics = ("train_loss", "val_loss", "val_acc", "val_mse")
     if info.result is not None:
         hist = info.result.history
         final = Fields(f"runs.{info.name}.final", info.result.final)
@@ -126,39 +129,50 @@ def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
         best = Fields(f"runs.{info.name}.best", {k: nan for k in (
             "train_loss", "val_loss", "val_acc", "val_mse", "val_acc_epoch", "val_loss_epoch")})
         history, seconds = (), nan
-    values = {m: [float(g.result.final[m]) for g in group if g.result is not None] for m in metrics}
-    mean = Fields(f"runs.{info.name}.mean", {m: float(np.mean(v)) if v else nan for m, v in values.items()})
-    # one seed says nothing about the spread: NaN (shown as n/a), not 0
-    sd = Fields(f"runs.{info.name}.sd", {m: float(np.std(v, ddof=1)) if len(v) > 1 else nan
-                                         for m, v in values.items()})
+    stats = seeds.entry_stats(group, e.base)
+    mean = Fields(f"runs.{info.name}.mean", {m: stats[f"{m}_mean"] for m in seeds.METRICS})
+    sd = Fields(f"runs.{info.name}.sd", {m: stats[f"{m}_sd"] for m in seeds.METRICS})
     return RunView(name=info.name, title=e.title, model=e.model, task=e.task, epochs=spec.epochs,
                    planned_epochs=e.epochs, batch_size=e.batch_size, learn_rate=e.learn_rate, num_filters=e.num_filters,
                    kernel=e.kernel, quick=spec.quick, available=info.available, seconds=seconds,
-                   final=final, best=best, seeds=len(group), mean=mean, sd=sd, history=history)
+                   final=final, best=best, seeds=stats["seeds"], mean=mean, sd=sd, history=history)
 
 
-def answer_context(gathered: Gathered, builder: EvidenceBuilder) -> dict[str, Any]:
-    """What answers/*.md may use: runs, architectures (by model), computed facts, the analysis
-    measurements and the 6.1 sweep (NaN wherever a run is missing, so names always resolve)."""
-    groups: dict[str, list[RunInfo]] = {}
-    for info in gathered.runs.values():
-        if info.available:
-            groups.setdefault(info.experiment.base, []).append(info)
-    runs = RunTable({name: run_view(info, groups.get(info.experiment.base, []))
+def answer_context(gathered: Gathered, page: Page, views: Mapping[str, Fields]) -> dict[str, Any]:
+    """What answers/*.md may use: runs, architectures (by model), computed facts, and every
+    measurement's view (analysis.*, sweep): NaN wherever a run is missing, so names always resolve."""
+    runs = RunTable({name: run_view(info, [r for r in gathered.runs.values()
+                                           if r.available and r.experiment.base == info.experiment.base])
                      for name, info in gathered.runs.items()})
     arch: dict[str, Fields] = {}
     for info in gathered.runs.values():
         e = info.experiment
         if e.model in arch or (e.model != "RegressionCNN" and e.task != "colourization"):
             continue
-        a = builder.architecture(e)
+        a = page.architecture(e)
         arch[e.model] = Fields(f"arch.{e.model}", {
             "conv_layers": a.conv_layers, "params": a.params, "kernel": e.kernel,
             "filters": ", ".join(str(b.out_channels) for b in a.blocks),
             "skips": len([s for b in a.blocks for s in b.skips])})
-    sweep = next(ev for q in questions() for ev in q.evidence if ev.kind == "sweep")
-    return {"runs": runs, "arch": Fields("arch", arch), "facts": Fields("facts", collect_facts(builder)),
-            "analysis": builder.measured, "sweep": builder.sweep_view(sweep), "quick": gathered.quick}
+    shapes = sr_shapes()
+    facts = {"sr_small": shapes["small"][-1], "sr_size": shapes["target"][-1],
+             "sr_factor": shapes["target"][-1] // shapes["small"][-1], "palette_size": len(page.palette)}
+    return {"runs": runs, "arch": Fields("arch", arch), "facts": Fields("facts", facts), **views,
+            "quick": gathered.quick}
+
+
+def evidence_page(paths: Paths, gathered: Gathered, compute: bool = True,
+                  outline: tuple[Problem, ...] = PROBLEMS) -> tuple[Page, dict[str, Fields]]:
+    """The page the evidence is built from, with the outline's measurements (computed, or with
+    compute=False only as stored), and the views answers read."""
+    inputs = gathered.inputs
+    found = measurements.measure(
+        kinds(outline), gathered.runs, gathered.palette,
+        paths.build, inputs.identity if inputs else None, (lambda: inputs.horses.test) if inputs else None,
+        compute=compute)
+    page = Page(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"), found,
+                has_data=inputs is not None)
+    return page, measurements.views(found)
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -179,7 +193,7 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
             "name": info.name, "title": e.title, "questions": ", ".join(e.questions),
             "config": [(k, _number(v)) for k, v in config.items()],
             "final": [(k, _number(v)) for k, v in (r.final.items() if r else [])],
-            "seconds": seconds_text(float(r.meta.get("seconds", 0.0))) if r else "–",
+            "seconds": duration(float(r.meta.get("seconds", 0.0))) if r else "–",
             "device": r.meta.get("device", "?") if r else "–",
             "torch": r.meta.get("torch", "?") if r else "–",
             "finished": r.meta.get("finished_at", "") if r else "",
@@ -189,17 +203,17 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
     return rows
 
 
-def build_context(gathered: Gathered, answers: Mapping[str, Answer], builder: EvidenceBuilder,
-                  student: Student) -> dict[str, Any]:
+def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page, student: Student,
+                  outline: tuple[Problem, ...] = PROBLEMS) -> dict[str, Any]:
     """The plain dict the template renders; all decisions are made here, not in the template."""
     results = [r.result for r in gathered.runs.values() if r.result is not None]
     finished = sorted(r.meta.get("finished_at", "") for r in results)
     problems = []
-    for p in PROBLEMS:
+    for p in outline:
         qs = []
         for q in p.questions:
             a = answers[q.id]
-            qs.append({"id": q.id, "title": q.title, "anchor": q.anchor, "evidence": builder.build(q),
+            qs.append({"id": q.id, "title": q.title, "anchor": q.anchor, "evidence": evidence.build(page, q),
                        "answer": a.html, "state": a.state, "error": a.error,
                        "answer_file": f"answers/{q.id}.md"})
         problems.append({"number": p.number, "title": p.title, "summary": p.summary, "anchor": p.anchor,
@@ -210,7 +224,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], builder: Ev
         "date": finished[-1][:10] if finished else "",
         "torch": ", ".join(sorted({r.meta.get("torch", "?") for r in results})) or torch.__version__,
         "devices": ", ".join(sorted({r.meta.get("device", "?") for r in results})) or "–",
-        "compute": seconds_text(compute_seconds(gathered.runs.values())),
+        "compute": duration(training_seconds(gathered.runs.values())),
         "quick": gathered.quick,
         "missing": gathered.missing,
         "unanswered": unanswered,
@@ -233,17 +247,6 @@ def _environment(templates: Path):
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
-def _swap_in(staging: Path, target: Path) -> None:
-    """Replace target with staging: two renames, the old copy removed last."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
-        os.replace(target, old)
-    os.replace(staging, target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 @dataclass(frozen=True)
 class Rendered:
     index: Path
@@ -255,17 +258,17 @@ class Rendered:
     unanswered: tuple[str, ...]
 
 
-def render(paths: Paths, gathered: Gathered, student: Student = Student()) -> Rendered:
+def render(paths: Paths, gathered: Gathered, student: Student = Student(),
+           outline: tuple[Problem, ...] = PROBLEMS) -> Rendered:
     """Write build/html/ (index.html, img/, activations/) and build/report.json."""
     start = time.perf_counter()
     templates = paths.root / "templates"
     if not (templates / TEMPLATE).is_file():
         raise UserError(f"{templates / TEMPLATE} is missing; the report template ships with the project.")
-    maker = FigureMaker(paths.build / "figures")
-    measured = measure(gathered.runs, gathered.inputs, gathered.palette, paths.build)
-    builder = EvidenceBuilder(gathered.runs, gathered.palette, maker, measured)
-    answers = render_answers(paths.root / "answers", answer_context(gathered, builder))
-    context = build_context(gathered, answers, builder, student)
+    page, views = evidence_page(paths, gathered, outline=outline)
+    maker = page.maker
+    answers = render_answers(paths.root / "answers", answer_context(gathered, page, views))
+    context = build_context(gathered, answers, page, student, outline)
     env = _environment(templates)
     page = env.get_template(TEMPLATE).render(**context)
 
@@ -287,7 +290,7 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student()) -> Re
                                                         quick=context["quick"]), encoding="utf-8")
         os.chmod(staging, 0o755)
         with Store(paths.build).lock("report-html"):  # two reports swap one after the other
-            _swap_in(staging, html_dir(paths))
+            swap_in(staging, html_dir(paths))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -26,7 +26,8 @@ from .config import Experiment, RunSpec
 from .cifar import Horses
 from .data import TaskData
 from .hostmem import keep_freed_memory
-from .store import SHORT, RunResult, Store, atomic_write, digest, sha256_bytes
+from .fsutil import atomic_write, digest, sha256_bytes, source_digest
+from .store import SHORT, RunResult, Store
 from .train import TrainState, new_state, pick_device, sample_outputs, train
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -35,8 +36,7 @@ RESULT_MODULES = ("data.py", "models.py", "train.py")
 
 
 def code_digest(files: Iterable[Path] | None = None) -> str:
-    paths = list(files) if files is not None else [PACKAGE_DIR / m for m in RESULT_MODULES]
-    return digest({p.name: sha256_bytes(p.read_bytes()) for p in paths})
+    return source_digest(list(files) if files is not None else [PACKAGE_DIR / m for m in RESULT_MODULES])
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import io
 import json
 import math
-import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,38 +28,10 @@ import pandas as pd
 import torch
 
 from .errors import UserError
+from .fsutil import atomic_write, digest, sha256_bytes, swap_in
 
 RESULT_FILES = ("history.csv", "weights.pt", "samples.pt")
 SHORT = 16  # fingerprint characters used in folder names
-
-
-def digest(payload: Any) -> str:
-    """sha256 of a JSON-able value, stable across runs (sorted keys)."""
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are ordinary readable files
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None:  # fsync/write errors name no file
-            raise OSError(exc.errno, exc.strerror, str(path)) from None
-        raise
 
 
 def torch_bytes(obj: Any) -> bytes:
@@ -158,12 +127,7 @@ class Store:
             for fname, blob in blobs.items():
                 atomic_write(staging / fname, blob)
             atomic_write(staging / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
-            old = folder.with_name(f".{folder.name}.old")
-            if folder.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_in(staging, folder)
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise UserError(
@@ -219,9 +183,6 @@ class Store:
             return []
         return sorted(p.name for p in base.iterdir()
                       if not p.name.startswith(".") and (p / "meta.json").is_file())
-
-    def discard(self, name: str, fingerprint: str) -> None:
-        shutil.rmtree(self.folder(name, fingerprint), ignore_errors=True)
 
     # ----------------------------------------------------------------- checkpoints
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pa3report import answers
-from pa3report.answers import Fields, RunTable, RunView
+from pa3report.answers import RunTable, RunView
+from pa3report.fields import Fields
 from pa3report.config import QUESTIONS
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -39,11 +40,13 @@ def test_numbers_come_from_the_context(tmp_path):
     assert "<strong>61.2%</strong>" in a.html and "loss 1.25" in a.html
 
 
-def test_pending_values_read_na():
-    assert answers.pct(float("nan")) == "n/a" and answers.num(None) == "n/a"
-    assert answers.pct(12.345, 2) == "12.35%" and answers.grouped(112344) == "112,344"
-    assert answers.duration(75) == "1 min 15 s" and answers.duration(3725) == "1 h 2 min"
+def test_pending_values_read_na(tmp_path):
+    f = answers.FILTERS
+    assert f["pct"](float("nan")) == "n/a" and f["num"](None) == "n/a"
+    assert f["pct"](12.345, 2) == "12.35%" and f["grouped"](112344) == "112,344"
+    assert f["duration"](75) == "1 min 15 s" and f["duration"](3725) == "1 h 2 min"
     assert math.isnan(CONTEXT["runs"]["p2_cnn"].final["val_acc"])
+    assert render(tmp_path, "{{ runs.p2_cnn.final.val_acc | pct }}").html.strip() == "<p>n/a</p>"
 
 
 @pytest.mark.parametrize("text, line, words", [

@@ -21,7 +21,7 @@ GOOD = '[[experiment]]\nname = "x1"\nmodel = "UNet"\ntask = "colourization"\n'
 def test_defaults_are_the_handouts(tmp_path):
     (e,) = config.load_experiments(write(tmp_path, GOOD))
     assert (e.epochs, e.batch_size, e.learn_rate, e.num_filters, e.kernel, e.seed) == (25, 100, 0.001, 32, 3, 0)
-    assert e.in_channels == 1 and e.is_classification
+    assert e.in_channels == 1
 
 
 def test_project_list_has_every_required_run():

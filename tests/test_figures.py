@@ -9,7 +9,6 @@ import torch
 from PIL import Image
 
 from pa3report import figures
-from pa3report.evidence import FigureMaker
 
 
 def history(epochs: int, offset: float = 0.0) -> pd.DataFrame:
@@ -70,48 +69,65 @@ def test_feature_tiles_normalise_each_channel_and_flag_constant_ones():
     assert (img[0, 36] == lut[255]).all() and (img[15, 51] == lut[0]).all()
 
 
-def test_activation_gallery_has_every_block(tmp_path):
+def find(image: np.ndarray, part: np.ndarray) -> list[tuple[int, int]]:
+    """Every (y, x) where `part` appears pixel for pixel in `image`."""
+    h, w = part.shape[:2]
+    hits = []
+    for y, x in np.argwhere((image == part[0, 0]).all(-1)):
+        if y + h <= image.shape[0] and x + w <= image.shape[1] and (image[y:y + h, x:x + w] == part).all():
+            hits.append((int(y), int(x)))
+    return hits
+
+
+def test_activation_gallery_shows_every_block_as_its_tiles(tmp_path):
+    torch.manual_seed(0)
     blocks = [("downconv1", torch.rand(8, 16, 16)), ("rfconv", torch.rand(16, 8, 8)),
               ("finalconv", torch.rand(24, 32, 32))]
     path = tmp_path / "act0.png"
+    truth = torch.rand(3, 32, 32)
     figures.activation_gallery(path, "run (UNet), test image 0",
-                               [("input", torch.rand(1, 32, 32)), ("truth", torch.rand(3, 32, 32)),
+                               [("input", torch.rand(1, 32, 32)), ("truth", truth),
                                 ("output", torch.rand(3, 32, 32))], blocks)
-    width, height = figures.png_size(path)
-    # 14 tiles of 64 px per row; sections of 1, 2 and 2 rows
-    assert width >= 14 * 64 and height > 5 * 64 + 3 * 96
+    img = pixels(path)
+    # every block's channels appear exactly as feature_tiles draws them, one below the other
+    found = [find(img, np.asarray(figures.feature_tiles(maps))) for _, maps in blocks]
+    assert all(len(hits) == 1 for hits in found)
+    ys = [hits[0][0] for hits in found]
+    assert ys == sorted(ys)
+    # and the ground truth is shown enlarged 3x, pixel-exact
+    expected = (truth.permute(1, 2, 0) * 255).round().byte().numpy().repeat(3, 0).repeat(3, 1)
+    assert len(find(img, expected)) == 1
 
 
-def test_resolution_stages_and_diagram(tmp_path):
-    stages = [("a", torch.rand(3, 32, 32)), ("b", torch.rand(3, 8, 8))]
-    figures.resolution_stages(tmp_path / "s.png", stages, size=128)
+def test_resolution_stages_enlarge_each_stage_to_the_same_size(tmp_path):
+    small, big = torch.rand(3, 8, 8), torch.rand(3, 32, 32)
+    figures.resolution_stages(tmp_path / "s.png", [("a", big), ("b", small)], size=128)
     img = pixels(tmp_path / "s.png")
     assert img.shape[1] == 2 * 128 + 3 * 24
-    figures.architecture_diagram(tmp_path / "d.png", [("downconv1", (8, 16, 16)), ("finalconv", (24, 32, 32))],
+    for t, scale in ((big, 4), (small, 16)):  # nearest neighbour: a 8×8 image as 16-pixel blocks
+        expected = (t.permute(1, 2, 0) * 255).round().byte().numpy().repeat(scale, 0).repeat(scale, 1)
+        assert len(find(img, expected)) == 1
+
+
+def test_architecture_diagram_draws_skip_arcs_only_when_there_are_skips(tmp_path):
+    blocks = [("downconv1", (8, 16, 16)), ("finalconv", (24, 32, 32))]
+    figures.architecture_diagram(tmp_path / "skip.png", blocks,
                                  {"downconv1": ("input",), "finalconv": ("downconv1", "input")}, (1, 32, 32))
-    assert figures.png_size(tmp_path / "d.png")[0] > 200
+    figures.architecture_diagram(tmp_path / "plain.png", blocks,
+                                 {"downconv1": ("input",), "finalconv": ("downconv1",)}, (1, 32, 32))
+    red = np.array([int(figures.COLOURS[1][i:i + 2], 16) for i in (1, 3, 5)])
+
+    def arc_pixels(name: str) -> int:
+        return int((np.abs(pixels(tmp_path / name).astype(int) - red).sum(-1) < 60).sum())
+
+    assert arc_pixels("plain.png") == 0 and arc_pixels("skip.png") > 50
+    assert figures.png_size(tmp_path / "skip.png")[1] > figures.png_size(tmp_path / "plain.png")[1]
 
 
 def test_png_size_rejects_other_files(tmp_path):
     (tmp_path / "x.png").write_bytes(b"GIF89a" + b"\0" * 30)
     with pytest.raises(ValueError):
         figures.png_size(tmp_path / "x.png")
-
-
-def test_figure_maker_draws_once_per_key(tmp_path):
-    maker = FigureMaker(tmp_path / "cache")
-    calls = []
-
-    def draw(path):
-        calls.append(path)
-        figures.palette_swatch(path, np.random.default_rng(0).random((24, 3)))
-
-    first = maker.make("img/p.png", {"k": 1}, draw, alt="palette")
-    again = FigureMaker(tmp_path / "cache").make("img/p.png", {"k": 1}, draw, alt="palette")
-    assert len(calls) == 1 and first == again
-    FigureMaker(tmp_path / "cache").make("img/p.png", {"k": 2}, draw, alt="palette")
-    assert len(calls) == 2
-    assert not list((tmp_path / "cache").glob(".draw-*"))
 
 
 def test_curves_average_the_seeds_of_a_run():

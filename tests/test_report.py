@@ -166,11 +166,18 @@ def test_architecture_introspection_matches_the_model():
 
 
 def test_answers_quote_numbers_of_the_current_results(built):
+    """The answer's own text (not the table beside it) carries the mean ± sd of the seeds and the gap."""
+    import statistics
+
     html = built.page()
-    unet = built.gathered.runs["p3_unet"].result.final["val_acc"]
-    unet_s1 = built.gathered.runs["p3_unet_s1"].result.final["val_acc"]
-    mean = (unet + unet_s1) / 2
-    assert f"{mean:.1f}%" in section(html, "q3-2")
+    runs = built.gathered.runs
+    accs = {base: [runs[n].result.final["val_acc"] for n in (base, f"{base}_s1")] for base in ("p3_unet", "p2_cnn")}
+    answer = section(html, "q3-2")
+    answer = answer[answer.index('class="answer'):]
+    for base, values in accs.items():
+        assert f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}%" in answer, base
+    size = abs(statistics.mean(accs["p3_unet"]) - statistics.mean(accs["p2_cnn"]))
+    assert f"by {size:.1f} points" in answer
     reg_epochs = built.gathered.runs["p1_regression"].experiment.epochs
     assert f"<strong>{reg_epochs} epochs</strong>" in section(html, "q1-2")
     assert 'class="answer answered"' in section(html, "q6-3")
@@ -383,12 +390,11 @@ def test_headless_chromium_loads_the_page_with_every_image(built, tmp_path):
 
 
 def analysis_of(built):
-    """The analysis the report was built from (read back from its cache, never recomputed)."""
-    from pa3report.measures import measure
+    """The measurements the report was built from (read back from their cache, never recomputed)."""
+    from pa3report.report import evidence_page
 
-    g = built.gathered
-    found = measure(g.runs, g.inputs, g.palette, built.paths.build, compute=False)
-    assert found is not None, "render() must leave its analysis in the cache"
+    found = evidence_page(built.paths, built.gathered, compute=False)[0].measured
+    assert all(v is not None for v in found.values()), "render() must leave its measurements in the cache"
     return found
 
 
@@ -401,15 +407,15 @@ def test_colour_distances_come_from_the_analysis(built):
     body = section(built.page(), "q1-4")
     assert images_in(body) == ["img/colour-pairs.png", "img/palette-distances.png"]
     rows = parse(body).cells["q1-4"][1:]
-    assert [r[0] for r in rows] == [p["pair"] for p in found["colour_pairs"]]
-    assert {r[2] for r in rows} == {f"{found['colour_pairs'][0]['rgb_distance']:.2f}"}  # one RGB distance...
+    assert [r[0] for r in rows] == [p["pair"] for p in found["pairs"]]
+    assert {r[2] for r in rows} == {f"{found['pairs'][0]['rgb_distance']:.2f}"}  # one RGB distance...
     de = [float(r[3]) for r in rows]
     assert max(de) > 2 * min(de)  # ...very different perceived differences
-    assert f"correlation r = {found['palette_distances']['correlation']:.2f}" not in body  # it is in the PNG
+    assert f"correlation r = {found['palette']['correlation']:.2f}" not in body  # it is in the PNG
     assert "ΔE" in body and "CIEDE2000" in body
     answer = body[body.index('class="answer'):]
     assert f"{min(de):.1f}" in answer and f"{max(de):.1f}" in answer
-    assert f"{found['palette_distances']['correlation']:.2f}" in answer
+    assert f"{found['palette']['correlation']:.2f}" in answer
 
 
 def test_colourfulness_table_has_seeds_and_spread(built):
@@ -418,14 +424,15 @@ def test_colourfulness_table_has_seeds_and_spread(built):
         rows = {r[0]: r for r in parse(section(built.page(), anchor)).cells[anchor] if len(r) == 6}
         reg = rows["regression (RegressionCNN, squared error)"]
         assert reg[1] == "2" and "±" in reg[2]  # two seeds in the quick kit
-        assert reg[2].startswith(f"{found['p1_regression']['chroma'][0]:.1f} ±")
+        chroma = found["p1_regression"]["chroma"]  # one value per seed
+        assert reg[2].startswith(f"{sum(chroma) / len(chroma):.1f} ±")
         assert rows["ground truth"][3] == "100%" and "±" not in rows["ground truth"][2]
         assert {"classification CNN", "classification UNet", "ground truth snapped to the palette"} <= set(rows)
 
 
 def test_training_time_is_the_median_over_seeds(built):
     """One seed slowed down by other work must not stand for the run's cost."""
-    from pa3report.evidence import seconds_text
+    from pa3report.formats import duration
 
     body = section(built.page(), "q3-3")
     assert "Training time (median over seeds)" in body
@@ -433,7 +440,7 @@ def test_training_time_is_the_median_over_seeds(built):
     seeds = [i for name, i in built.gathered.runs.items() if i.spec.experiment.group == "p3_unet"]
     seconds = sorted(float(i.result.meta["seconds"]) for i in seeds)
     assert len(seconds) == 2 and seconds[0] != seconds[1]
-    assert row[-1] == seconds_text(sum(seconds) / 2)
+    assert row[-1] == duration(sum(seconds) / 2)
 
 
 def test_super_resolution_quality_table(built):
@@ -452,8 +459,9 @@ def test_super_resolution_quality_table(built):
     assert len(marked) == 3
     ceiling = table[table.index("ground truth snapped"):]
     assert "num best" not in ceiling.split("</tr>")[0]
-    methods = {k: v for k, v in found.items() if k != "palette ceiling"}
-    best_psnr = max((v["psnr"][0] if isinstance(v["psnr"], tuple) else v["psnr"]) for v in methods.values())
+    methods = {k: v for k, v in found.items() if k not in ("ceiling", "test_images")}
+    best_psnr = max((sum(v["psnr"]) / len(v["psnr"]) if isinstance(v["psnr"], list) else v["psnr"])
+                    for v in methods.values())
     assert any(m.startswith(f"{best_psnr:.2f}") for m in marked)
     assert "img/q4-2-samples.png" in images_in(body) and "bilinear and bicubic upsampling" in body
 
@@ -522,9 +530,68 @@ def test_analysis_runs_missing_are_pending_not_a_crash(built, tmp_path, monkeypa
     assert "CNN" in methods and "UNet" not in methods and "bicubic interpolation" in methods
     large = section(html, "q6-3")
     assert "Not run yet: p3_unet" in large and "q6-3-horses.png" not in large
-    assert "Measured receptive field" not in large  # analysis.py measures it alongside p3_unet
+    assert "Measured receptive field" not in large  # it reads p3_unet too, and waits for all its runs
     assert "colour-pairs.png" in section(html, "q1-4")  # needs no run at all
     for k, v in built.env.items():
         monkeypatch.setenv(k, v)
     assert main(["--root", str(root), "check", "--quick"]) == 0  # answers read n/a, not an error
     assert "all 18 questions answered" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- a new measurement
+
+TOY = '''
+"""A toy measurement: the mean brightness of the test images."""
+from pa3report.fields import Fields
+from pa3report.measurements import Measurement, Reads, register
+from pa3report.page import table, cell
+
+
+def compute(bench):
+    return {"brightness": float(bench.truth.mean()), "seeds": len(bench.entry("p3_unet"))}
+
+
+def view(found):
+    return Fields("analysis.toy", {"brightness": found["brightness"] if found else float("nan")})
+
+
+def show(page, found, v):
+    return [table("Toy: mean brightness of the test images", ["Brightness", "Seeds read"],
+                  [[cell(f"{v['brightness']:.4f}"), cell(found["seeds"])]])]
+
+
+MEASUREMENT = register(Measurement("toy", compute, view, show, reads=Reads(entries=("p3_unet",))))
+'''
+
+
+def test_a_new_measurement_is_one_module_and_one_outline_line(built, tmp_path):
+    """A measurement module of its own plus one evidence line in an outline: the page shows its
+    table and an answer reads its number; no other file of the project changes."""
+    import dataclasses
+    import importlib.util
+
+    from pa3report import measurements
+    from pa3report.data import to_unit
+    from pa3report.outline import PROBLEMS, Evidence
+
+    root, paths = copy_project(built, tmp_path)
+    module = tmp_path / "toy_measurement.py"
+    module.write_text(TOY)
+    spec = importlib.util.spec_from_file_location("toy_measurement", module)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    try:
+        outline = tuple(dataclasses.replace(p, questions=tuple(
+            dataclasses.replace(q, evidence=(*q.evidence, Evidence("toy"))) if q.id == "1.4" else q
+            for q in p.questions)) for p in PROBLEMS)
+        answer = root / "answers" / "1.4.md"
+        answer.write_text(answer.read_text() + "\nToy brightness: {{ analysis.toy.brightness | num(4) }}.\n")
+        gathered = gather(paths, True, env=built.env, run_missing=False)
+        render(paths, gathered, outline=outline)
+    finally:
+        measurements.unregister("toy")
+    body = section((paths.build / "html" / "index.html").read_text(), "q1-4")
+    expected = f"{float(to_unit(gathered.inputs.horses.test).mean()):.4f}"
+    cells = [r for r in parse(body).cells["q1-4"] if r and r[0] == expected]
+    assert cells == [[expected, "2"]]  # the table, over both cached seeds of p3_unet
+    assert f"Toy brightness: {expected}." in body[body.index('class="answer'):]
+    assert list((paths.build / "analysis").glob("toy-*.pt"))  # cached like every measurement

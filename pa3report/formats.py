@@ -1,0 +1,74 @@
+"""How numbers read on the page: one formatter per kind of number, used by tables and answers.
+
+Non-finite values (a run not cached yet) read "n/a" everywhere. Each metric has one
+precision and unit (METRICS), so a value reads the same in a table, a caption and an answer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# Digits and unit of each metric the report prints.
+METRICS: dict[str, tuple[int, str]] = {
+    "val_acc": (1, "%"), "palette_acc": (1, "%"), "vivid": (1, "%"),
+    "val_loss": (3, ""), "train_loss": (3, ""), "val_mse": (4, ""),
+    "psnr": (2, " dB"), "ssim": (3, ""), "chroma": (1, ""), "saturation": (3, ""),
+}
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """A value already in percent (val_acc), e.g. 61.2%."""
+    return f"{float(value):.{digits}f}%" if finite(value) else "n/a"
+
+
+def num(value: Any, digits: int = 3) -> str:
+    return f"{float(value):.{digits}f}" if finite(value) else "n/a"
+
+
+def sig(value: Any, digits: int = 3) -> str:
+    return f"{float(value):.{digits}g}" if finite(value) else "n/a"
+
+
+def grouped(value: Any) -> str:
+    """An integer with thousands separators: 112,344."""
+    return f"{int(value):,}" if finite(value) else "n/a"
+
+
+def ratio(a: Any, b: Any, digits: int = 1) -> str:
+    """a / b as '2.3×'."""
+    return f"{float(a) / float(b):.{digits}f}×" if finite(a) and finite(b) and b else "n/a"
+
+
+def duration(value: Any) -> str:
+    """Seconds as '4.2 s', '42 s', '12 min 5 s' or '1 h 3 min'."""
+    if not finite(value):
+        return "n/a"
+    s = int(round(float(value)))
+    if s < 60:
+        return f"{float(value):.1f} s" if value < 10 else f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def metric(value: Any, name: str, digits: int | None = None) -> str:
+    """One value of a metric in its own precision and unit, e.g. 48.6% or 0.0084."""
+    d, unit = METRICS.get(name, (3, ""))
+    d = d if digits is None else digits
+    return f"{float(value):.{d}f}{unit}" if finite(value) else "n/a"
+
+
+def mean_sd(mean: Any, sd: Any, name: str, digits: int | None = None) -> str:
+    """'mean ± sd' of a metric, e.g. 48.6 ± 0.2%. The ± part is left out when there is no
+    spread to show: one seed (NaN) or a deterministic method (0)."""
+    d, unit = METRICS.get(name, (3, ""))
+    d = d if digits is None else digits
+    if not finite(mean):
+        return "n/a"
+    spread = f" ± {float(sd):.{d}f}" if finite(sd) and sd > 0 else ""
+    return f"{float(mean):.{d}f}{spread}{unit}"

@@ -1,0 +1,79 @@
+"""How colourful each objective's predictions are, against the ground truth (1.5, 2.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import data as data_mod
+from ..fields import Fields
+from ..formats import mean_sd
+from ..page import Item, Page, cell, table
+from ..trained import lab, predict_rgb
+from . import Bench, Measurement, Reads, register, seeded_row
+
+# CIELAB chroma above which a pixel reads as clearly coloured rather than greyish or tinted.
+VIVID_CHROMA = 20.0
+METRICS = ("chroma", "saturation", "vivid")
+# (name in answers, label in the table); the networks are experiment entries, every seed read.
+REFERENCES = (("truth", "ground truth"), ("palette", "ground truth snapped to the palette"))
+NETWORKS = (("p1_regression", "regression (RegressionCNN, squared error)"),
+            ("p2_cnn", "classification CNN"), ("p3_unet", "classification UNet"))
+
+
+def colourfulness(rgb: torch.Tensor) -> dict[str, float]:
+    """Mean CIELAB chroma and HSV saturation: how vivid a set of images is; and the share (%) of
+    clearly coloured pixels, which tells a mild tint everywhere (the regression's sepia) from
+    strong colours where they belong: both can have the same mean chroma."""
+    lab_ = lab(rgb)
+    chroma = np.hypot(lab_[..., 1], lab_[..., 2])
+    mx, mn = rgb.max(dim=1).values, rgb.min(dim=1).values
+    saturation = torch.where(mx > 0, (mx - mn) / mx.clamp_min(1e-8), torch.zeros_like(mx))
+    return {"chroma": float(chroma.mean()), "saturation": float(saturation.mean()),
+            "vivid": 100.0 * float((chroma > VIVID_CHROMA).mean())}
+
+
+def compute(bench: Bench) -> dict[str, Any]:
+    truth = bench.truth
+    out: dict[str, Any] = {
+        "test_images": len(truth), "truth": colourfulness(truth),
+        "palette": colourfulness(data_mod.decode(data_mod.quantize(truth, bench.palette), bench.palette))}
+    for base, _ in NETWORKS:
+        per_seed = [colourfulness(predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette))
+                    for r in bench.entry(base)]
+        if per_seed:
+            out[base] = {m: [s[m] for s in per_seed] for m in METRICS}
+    return out
+
+
+def view(found: dict[str, Any] | None) -> Fields:
+    found = found or {}
+    return Fields("analysis.colourfulness", {
+        name: seeded_row(f"analysis.colourfulness.{name}", found.get(name), METRICS)
+        for name, _ in (*REFERENCES, *NETWORKS)})
+
+
+def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+    truth = v["truth"]["chroma"]
+    rows = []
+    for name, label in (*REFERENCES, *NETWORKS):
+        if name not in found:
+            continue
+        row = v[name]
+        rows.append([cell(label), cell(row["seeds"] or "–", numeric=True),
+                     cell(mean_sd(row["chroma"], row["chroma_sd"], "chroma"), numeric=True),
+                     cell(f"{100 * row['chroma'] / truth:.0f}%" if truth > 0 else "n/a", numeric=True),
+                     cell(mean_sd(row["saturation"], row["saturation_sd"], "saturation"), numeric=True),
+                     cell(mean_sd(row["vivid"], row["vivid_sd"], "vivid"), numeric=True)])
+    return [table(
+        f"How colourful the images are, over all {found['test_images']:,} test images: mean CIELAB chroma "
+        f"(0 = grey), mean HSV saturation, and the share of clearly coloured pixels (chroma above "
+        f"{VIVID_CHROMA:g}); networks: mean ± standard deviation over their seeds",
+        ["Images", ("Seeds", True), ("Mean chroma", True), ("… share of the ground truth's", True),
+         ("Mean saturation", True), ("Clearly coloured pixels", True)], rows)]
+
+
+MEASUREMENT = register(Measurement(
+    "colourfulness", compute, view, show, reads=Reads(entries=tuple(base for base, _ in NETWORKS))))

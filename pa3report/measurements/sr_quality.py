@@ -1,0 +1,81 @@
+"""Super-resolution quality on the whole test set: the networks against interpolation (4.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import data as data_mod
+from ..fields import Fields
+from ..formats import mean_sd
+from ..page import Item, Page, cell, table
+from ..trained import predict_rgb
+from . import Bench, Measurement, Reads, register, seeded_row
+
+METRICS = ("psnr", "ssim", "palette_acc")
+NETWORKS = (("p4_sr_cnn", "CNN"), ("p4_sr_unet", "UNet"))
+# (name in answers, label); the ceiling is a reference, not a method.
+METHODS = (("bicubic", "bicubic interpolation"), ("bilinear", "bilinear interpolation"),
+           ("nearest", "nearest neighbour (the network's input)"))
+CEILING = ("ceiling", "ground truth snapped to the palette")
+
+
+def image_quality(pred: torch.Tensor, truth: torch.Tensor, palette: torch.Tensor) -> dict[str, float]:
+    """PSNR and SSIM of decoded colours against the originals, and palette accuracy (%)."""
+    from skimage.metrics import structural_similarity
+
+    mse = ((pred - truth) ** 2).flatten(1).mean(1).clamp_min(1e-10)
+    psnr = (10 * torch.log10(1.0 / mse)).mean()
+    p, t = pred.permute(0, 2, 3, 1).numpy(), truth.permute(0, 2, 3, 1).numpy()
+    ssim = np.mean([structural_similarity(a, b, channel_axis=2, data_range=1.0) for a, b in zip(p, t)])
+    acc = (data_mod.quantize(pred, palette) == data_mod.quantize(truth, palette)).float().mean()
+    return {"psnr": float(psnr), "ssim": float(ssim), "palette_acc": 100.0 * float(acc)}
+
+
+def compute(bench: Bench) -> dict[str, Any]:
+    truth, palette = bench.truth, bench.palette
+    small = data_mod.super_resolution_input(truth)
+    out: dict[str, Any] = {
+        "test_images": len(truth),
+        "nearest": image_quality(small, truth, palette),
+        "bilinear": image_quality(data_mod.bilinear_baseline(truth).clamp(0, 1), truth, palette),
+        "bicubic": image_quality(data_mod.bicubic_baseline(truth), truth, palette),
+        "ceiling": image_quality(data_mod.decode(data_mod.quantize(truth, palette), palette), truth, palette),
+    }
+    for base, _ in NETWORKS:
+        per_seed = [image_quality(predict_rgb(bench.model(r), "super_resolution", small, palette), truth, palette)
+                    for r in bench.entry(base)]
+        if per_seed:
+            out[base] = {m: [s[m] for s in per_seed] for m in METRICS}
+    return out
+
+
+def view(found: dict[str, Any] | None) -> Fields:
+    found = found or {}
+    return Fields("analysis.sr_quality", {
+        name: seeded_row(f"analysis.sr_quality.{name}", found.get(name), METRICS)
+        for name, _ in (*NETWORKS, *METHODS, CEILING)})
+
+
+def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+    shown = [(name, label) for name, label in (*NETWORKS, *METHODS) if name in found]
+    best = {m: max((name for name, _ in shown), key=lambda n: v[n][m]) for m in METRICS}
+    rows = []
+    for name, label in (*shown, CEILING):
+        row = v[name]
+        if name == CEILING[0]:
+            label += " (the best any palette output can do)"
+        rows.append([cell(label), cell(row["seeds"] or "–", numeric=True)]
+                    + [cell(mean_sd(row[m], row[f"{m}_sd"], m), best=best[m] == name, numeric=True)
+                       for m in METRICS])
+    return [table(
+        f"Super-resolution quality over all {found['test_images']:,} test images, against the original "
+        "32×32 images; networks: mean ± standard deviation over their seeds. The best method in each "
+        "column is highlighted (the palette ceiling is a reference, not a method)",
+        ["Method", ("Seeds", True), ("PSNR", True), ("SSIM", True), ("Palette accuracy", True)], rows)]
+
+
+MEASUREMENT = register(Measurement(
+    "sr_quality", compute, view, show, reads=Reads(entries=tuple(base for base, _ in NETWORKS))))

@@ -1,0 +1,210 @@
+"""The 6.1 sweep: one hyper-parameter changed at a time from the handout's UNet, read at the
+sweep's epoch count, against the baseline and the longer runs that share its settings."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .. import figures
+from .. import seeds as seed_stats
+from ..config import Experiment
+from ..fields import Fields
+from ..formats import mean_sd
+from ..page import Item, Page, cell, note, table
+from ..runs import RunInfo, Runs, seeds_of, tagged
+from . import NAN, Bench, Measurement, register
+
+SWEEP = ("6.1",)  # the sweep's own runs
+BASELINE = "3.2"  # the unchanged run, read at the sweep's epoch
+REFERENCE = ("3.2", "3.3")  # longer runs of the same network read at that epoch too
+# The settings a sweep point may change, in the order its label lists them.
+FIELDS = ("optimizer", "learn_rate", "num_filters", "kernel", "weight_decay", "batch_size")
+SETTING_NAMES = {"optimizer": "optimizer", "learn_rate": "learning rate", "num_filters": "filters",
+                 "kernel": "kernel size", "weight_decay": "weight decay", "batch_size": "batch size"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which runs the sweep compares: the baseline, the sweep points, the longer references."""
+
+    base: RunInfo | None
+    points: tuple[RunInfo, ...]
+    epoch: int
+
+    @classmethod
+    def of(cls, runs: Runs) -> "Plan":
+        sweep = tagged(runs, SWEEP)
+        refs = tagged(runs, REFERENCE)
+        base = next((r for r in refs if BASELINE in r.experiment.questions), None)
+        if not sweep or base is None:
+            return cls(None, (), 0)
+        epoch = max(r.spec.epochs for r in sweep)
+        same = [r for r in refs if r is not base and r.experiment.model == base.experiment.model
+                and r.experiment.task == base.experiment.task and r.spec.epochs >= epoch]
+        return cls(base, (*sweep, *same), epoch)
+
+
+class SweepReads:
+    """The baseline, the sweep points and the references (each with every seed of its entry)."""
+
+    @staticmethod
+    def select(runs: Runs) -> list[RunInfo]:
+        plan = Plan.of(runs)
+        return [plan.base, *plan.points] if plan.base else []
+
+    @staticmethod
+    def ready(runs: Runs) -> bool:
+        return True  # the view names every sweep point even before anything is cached
+
+
+@dataclass(frozen=True)
+class Row:
+    """One run of the sweep read at the sweep's epoch (over its available seeds)."""
+
+    run: RunInfo
+    changed: tuple[str, ...]  # settings that differ from the baseline's
+    value: str  # their values, e.g. "sgd, 0.05"
+    val_acc: float
+    val_acc_sd: float  # NaN with one seed
+    val_loss: float
+    seeds: int
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _values(e: Experiment, fields: tuple[str, ...]) -> str:
+    return ", ".join(_short(getattr(e, f)) for f in fields)
+
+
+def _order(e: Experiment, fields: tuple[str, ...]) -> tuple:
+    """Sort key: numbers by value, words alphabetically."""
+    return tuple((1, str(v)) if isinstance(v, str) else (0, v) for v in (getattr(e, f) for f in fields))
+
+
+def compute(bench: Bench) -> dict[str, Any]:
+    """The rows (baseline first, cached runs only), the epoch, and the names of every sweep
+    point answers may quote (the sweep's runs, then the longer references)."""
+    runs = bench.all_runs
+    plan = Plan.of(runs)
+    names = [r.name for r in tagged(runs, SWEEP)]
+    names += [r.name for r in tagged(runs, REFERENCE[1:]) if r.name not in names]
+    out: dict[str, Any] = {"rows": [], "epoch": plan.epoch, "names": names, "planned": plan.base is not None}
+    if plan.base is None or not plan.base.available:
+        return out
+    b = plan.base.experiment
+    rows = [Row(plan.base, (), "", **seed_stats.at_epoch(seeds_of(runs, plan.base), plan.epoch))]
+    for r in plan.points:
+        if r.available:
+            changed = tuple(f for f in FIELDS if getattr(r.experiment, f) != getattr(b, f))
+            rows.append(Row(r, changed, _values(r.experiment, changed),
+                            **seed_stats.at_epoch(seeds_of(runs, r), plan.epoch)))
+    out["rows"] = rows
+    return out
+
+
+def _point(owner: str, row: Row | None, base: Row | None) -> Fields:
+    """One sweep point as answers see it; NaN-filled while the run (or the baseline) is missing."""
+    acc, sd = (row.val_acc, row.val_acc_sd) if row else (NAN, NAN)
+    delta = acc - base.val_acc if base else NAN
+    spread = seed_stats.seed_spread(sd, base.val_acc_sd if base else NAN)
+    return Fields(owner, {
+        "run": row.run.name if row else "n/a",
+        "setting": " + ".join(SETTING_NAMES.get(f, f) for f in row.changed) if row else "n/a",
+        "value": row.value if row else "n/a", "val_acc": acc, "val_acc_sd": sd,
+        "val_loss": row.val_loss if row else NAN, "seeds": row.seeds if row else 0,
+        "delta": delta, "spread": spread, "beyond": bool(math.isfinite(spread) and abs(delta) > spread)})
+
+
+def view(found: dict[str, Any] | None) -> Fields:
+    """What answers see as `sweep`: the epoch, the baseline and every sweep point by run name
+    (NaN while a run is missing), plus the best and worst point and how many beat the noise."""
+    rows: list[Row] = found["rows"] if found else []
+    names: list[str] = found.get("names", []) if found else []
+    base = rows[0] if rows else None
+    by_name = {r.run.name: r for r in rows[1:]}
+    points = {name: _point(f"sweep.points.{name}", by_name.get(name), base) for name in names}
+    ranked = sorted((p for p in points.values() if math.isfinite(p["val_acc"])), key=lambda p: -p["val_acc"])
+    return Fields("sweep", {
+        "epoch": found["epoch"] if found else 0, "count": len(ranked),
+        "beyond_count": sum(p["beyond"] for p in ranked),
+        "baseline": Fields("sweep.baseline", {
+            "run": base.run.name if base else "n/a", "val_acc": base.val_acc if base else NAN,
+            "val_acc_sd": base.val_acc_sd if base else NAN, "seeds": base.seeds if base else 0}),
+        "points": Fields("sweep.points", points),
+        "best": ranked[0] if ranked else _point("sweep.best", None, base),
+        "worst": ranked[-1] if ranked else _point("sweep.worst", None, base),
+    })
+
+
+def _acc_text(row: Row) -> str:
+    return mean_sd(row.val_acc, row.val_acc_sd, "val_acc")
+
+
+def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+    if not found["planned"]:
+        return [note(f"The sweep needs runs tagged with question(s) {', '.join(SWEEP)} and a baseline "
+                     f"tagged {BASELINE}.")]
+    rows: list[Row] = found["rows"]
+    if not rows:
+        return []
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for row in rows[1:]:
+        groups.setdefault(row.changed, []).append(row)
+    for changed, group in groups.items():
+        group.sort(key=lambda r: _order(r.run.experiment, changed))
+    return [_table(rows, groups, found["epoch"]), _plot(page, rows, groups, found["epoch"])]
+
+
+def _table(rows: list[Row], groups: dict[tuple[str, ...], list[Row]], epoch: int) -> Item:
+    base = rows[0]
+    best_acc = max(rows, key=lambda r: r.val_acc if math.isfinite(r.val_acc) else -math.inf)
+    best_loss = min(rows, key=lambda r: r.val_loss if math.isfinite(r.val_loss) else math.inf)
+    cells = [[cell("none: the handout's settings (baseline)"), cell(""), cell(base.run.name),
+              cell(base.seeds, numeric=True), cell(_acc_text(base), best=base is best_acc, numeric=True),
+              cell("–", numeric=True), cell("–"),
+              cell(f"{base.val_loss:.3f}", best=base is best_loss, numeric=True)]]
+    for changed, group in groups.items():
+        for row in group:
+            point = _point(row.run.name, row, base)
+            verdict = "n/a" if not math.isfinite(point["spread"]) else ("yes" if point["beyond"] else "no")
+            cells.append([cell(point["setting"]), cell(f"{row.value} (was {_values(base.run.experiment, changed)})"),
+                          cell(row.run.name), cell(row.seeds, numeric=True),
+                          cell(_acc_text(row), best=row is best_acc, numeric=True),
+                          cell(f"{point['delta']:+.1f}", numeric=True), cell(verdict),
+                          cell(f"{row.val_loss:.3f}", best=row is best_loss, numeric=True)])
+    return table(
+        f"One change at a time from the handout's UNet, everything read at epoch {epoch} (runs with several "
+        "seeds: mean ± standard deviation). “Beyond noise” says whether the change in accuracy is larger than "
+        "the seed-to-seed spread (the two standard deviations added; a single-seed run borrows the "
+        "baseline's)",
+        ["Setting changed", "Value", "Run", ("Seeds", True), (f"Val accuracy, epoch {epoch}", True),
+         ("Change (points)", True), "Beyond noise", (f"Val loss, epoch {epoch}", True)], cells)
+
+
+def _plot(page: Page, rows: list[Row], groups: dict[tuple[str, ...], list[Row]], epoch: int) -> Item:
+    """One panel per changed setting, the baseline placed among the values it was changed from."""
+    base = rows[0]
+    panels = []
+    for changed, group in groups.items():
+        as_point = Row(base.run, changed, _values(base.run.experiment, changed), base.val_acc,
+                       base.val_acc_sd, base.val_loss, base.seeds)
+        entries = sorted([*group, as_point], key=lambda r: _order(r.run.experiment, changed))
+        panels.append((" + ".join(SETTING_NAMES.get(f, f) for f in changed),
+                       [figures.SweepPoint(r.value, r.val_acc, r.val_acc_sd, r is as_point) for r in entries]))
+    key = [(r.run.name, [o.fingerprint for o in seeds_of(page.runs, r.run)]) for r in rows]
+    return page.maker.make(
+        "img/q6-1-sweep.png", {"rows": key, "epoch": epoch},
+        lambda path: figures.sweep(path, panels, figures.SweepPoint(
+            "baseline", base.val_acc, base.val_acc_sd, True), f"val accuracy at epoch {epoch} (%)"),
+        alt=f"Validation accuracy at epoch {epoch} for each value of each hyper-parameter",
+        caption=f"Validation accuracy at epoch {epoch}, one panel per setting; the grey point, dashed line "
+                f"and band are the baseline ({base.run.name}: mean ± one standard deviation over "
+                f"{base.seeds} seed{'s' if base.seeds != 1 else ''}). Error bars: runs with several seeds.")
+
+
+MEASUREMENT = register(Measurement("sweep", compute, view, show, reads=SweepReads(), needs_data=False,
+                                   cache=False, context=""))

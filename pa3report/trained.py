@@ -1,0 +1,37 @@
+"""Trained networks read back from the cache, and what measurements do with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from . import data as data_mod
+from .models import build_model
+from .store import RunResult
+
+
+def load_model(result: RunResult, num_colours: int) -> nn.Module:
+    """The trained network of a cached run, in eval mode on the CPU."""
+    e = result.meta["experiment"]
+    in_channels = 3 if e["task"] == "super_resolution" else 1
+    model = build_model(e["model"], e["kernel"], e["num_filters"], in_channels, num_colours)
+    model.load_state_dict(result.weights())
+    return model.eval()
+
+
+@torch.inference_mode()
+def predict_rgb(model: nn.Module, task: str, x: torch.Tensor, palette: torch.Tensor,
+                batch: int = 250) -> torch.Tensor:
+    """Colours out: the regression's clamped RGB, or the classifier's most likely palette colour."""
+    outs = []
+    for i in range(0, len(x), batch):
+        out = model(x[i:i + batch])
+        outs.append(out.clamp(0, 1) if task == "regression" else data_mod.decode(out.argmax(1), palette))
+    return torch.cat(outs)
+
+
+def lab(rgb: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, H, W, 3) CIELAB."""
+    from skimage.color import rgb2lab
+    return rgb2lab(rgb.permute(0, 2, 3, 1).clamp(0, 1).numpy())

@@ -1,0 +1,27 @@
+"""Super-resolution quality: PSNR, SSIM and palette accuracy on hand-made image pairs."""
+
+import math
+
+import torch
+
+from pa3report.measurements import sr_quality
+
+
+def test_known_psnr_ssim_and_palette_accuracy():
+    truth = torch.full((2, 3, 16, 16), 0.5)
+    palette = torch.tensor([[0.5, 0.5, 0.5], [0.9, 0.9, 0.9]])
+    off = sr_quality.image_quality(truth + 0.1, truth, palette)
+    assert math.isclose(off["psnr"], 20.0, abs_tol=1e-4)  # MSE 0.01: 10·log10(1/0.01)
+    assert off["palette_acc"] == 100.0  # 0.6 is still nearest to 0.5
+    same = sr_quality.image_quality(truth, truth, palette)
+    assert math.isclose(same["ssim"], 1.0) and same["palette_acc"] == 100.0
+    far = sr_quality.image_quality(torch.full_like(truth, 0.9), truth, palette)
+    assert far["palette_acc"] == 0.0 and math.isclose(far["psnr"], -10 * math.log10(0.16), abs_tol=1e-4)
+
+
+def test_view_has_every_method_and_the_ceiling():
+    v = sr_quality.view({"bicubic": {"psnr": 20.0, "ssim": 0.6, "palette_acc": 42.0},
+                         "p4_sr_unet": {"psnr": [21.0, 22.0], "ssim": [0.7, 0.7], "palette_acc": [45.0, 46.0]}})
+    assert [name for name in v] == ["p4_sr_cnn", "p4_sr_unet", "bicubic", "bilinear", "nearest", "ceiling"]
+    assert v["bicubic"]["sd"]["psnr"] == 0.0 and v["p4_sr_unet"]["psnr"] == 21.5 and v["p4_sr_unet"]["seeds"] == 2
+    assert math.isnan(v["p4_sr_cnn"]["psnr"]) and v["p4_sr_cnn"]["seeds"] == 0
