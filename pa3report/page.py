@@ -27,7 +27,7 @@ PACKAGE = Path(__file__).resolve().parent
 
 def drawing_code() -> str:
     """The source every figure depends on: the plotting module, the page pieces and measurements."""
-    files = [PACKAGE / "figures.py", PACKAGE / "page.py", PACKAGE / "architecture.py"]
+    files = [PACKAGE / m for m in ("figures.py", "mosaics.py", "page.py", "architecture.py")]
     for folder in ("evidence", "measurements"):
         files += sorted((PACKAGE / folder).glob("*.py"))
     return source_digest(files)[:16]

@@ -27,7 +27,7 @@ def test_figure_maker_draws_once_per_key_and_code(tmp_path):
 def test_drawing_code_changes_with_any_piece_or_measurement(tmp_path, monkeypatch):
     from pa3report import page
 
-    for rel in ("figures.py", "page.py", "architecture.py", "evidence/curves.py", "measurements/toy.py"):
+    for rel in ("figures.py", "mosaics.py", "page.py", "architecture.py", "evidence/curves.py", "measurements/toy.py"):
         (tmp_path / rel).parent.mkdir(exist_ok=True)
         (tmp_path / rel).write_text("x = 1\n")
     monkeypatch.setattr(page, "PACKAGE", tmp_path)

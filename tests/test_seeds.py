@@ -5,7 +5,7 @@ import statistics
 
 from pa3report import seeds
 
-from .runkit import run, runs
+from .runkit import run
 
 
 def test_by_entry_mean_sd_count_and_median_time():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import data as data_mod
-from .. import figures
+from .. import figures, mosaics
 from ..fsutil import sha256_bytes
 from ..models import MODEL_CLASSES
 from ..outline import Evidence, Question
@@ -28,7 +28,7 @@ def samples(page: Page, q: Question, ev: Evidence) -> list[Item]:
         if bilinear is not None:
             rows.append(("bilinear", bilinear))
             rows.append(("bicubic", data_mod.bicubic_baseline(first["truth"].float())))
-        figures.sample_grid(path, rows)
+        mosaics.sample_grid(path, rows)
 
     has_bilinear = any(r.experiment.task == "super_resolution" for r in runs)
     items.append(page.maker.make(
@@ -56,7 +56,7 @@ def gallery(page: Page, q: Question, ev: Evidence) -> list[Item]:
             smp = run.samples()
             acts = smp["activations"]
             blocks = [(name, acts[name][i]) for name in order if name in acts]
-            figures.activation_gallery(
+            mosaics.activation_gallery(
                 path, f"{run.name} ({run.experiment.model}, {run.experiment.task}), test image {i}",
                 [("input", smp["input"][i]), ("ground truth", smp["truth"][i]),
                  ("output", smp["prediction"][i])], blocks)

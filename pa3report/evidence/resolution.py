@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from .. import data as data_mod
-from .. import figures
+from .. import mosaics
 from ..outline import Evidence, Question
 from ..page import Item, Page, cell, note, table
 from . import piece
@@ -51,7 +51,7 @@ def resolution(page: Page, q: Question, ev: Evidence) -> list[Item]:
                       (f"{run.experiment.model} output", smp["prediction"][0])]
             if "bilinear" in smp:
                 stages.append(("bilinear", smp["bilinear"][0]))
-            figures.resolution_stages(path, stages)
+            mosaics.resolution_stages(path, stages)
 
         items.append(page.maker.make(
             f"img/{q.anchor}-stages.png", {"run": (run.name, run.fingerprint)}, draw,

@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import data as data_mod
-from .. import figures
+from .. import mosaics
 from ..fields import Fields
 from ..fsutil import content_key
 from ..page import Item, Page, cell, table
@@ -86,7 +86,7 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
             rows = [(f"{label} {i + 1}, {found[k]['grey'].shape[-1]}×{found[k]['grey'].shape[-1]}",
                      [found[k][t][i].float() for t in ("grey", "direct", "via32", "truth")])
                     for i in range(SHOWN) for k in keys if i < len(found[k]["grey"])]
-            figures.image_table(path, rows, columns)
+            mosaics.image_table(path, rows, columns)
 
         items.append(page.maker.make(
             f"img/q6-3-{kind}.png", {"large": content_key({k: found[k] for k in keys}), "shown": SHOWN},
