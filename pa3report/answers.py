@@ -22,10 +22,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from . import formats
+from .claims import Claim, ClaimExtension
 from .config import QUESTIONS
 from .errors import closest
 from .fields import Fields
-from .seeds import seed_spread
+from .compare import Comparison, compare
 
 # Per-epoch fields every run records (see train.train_epoch).
 FINAL_FIELDS = ("epoch", "train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds")
@@ -63,6 +64,8 @@ class RunView:
     seeds: int = 1  # available runs of the same entry (its seeds), this one included
     mean: Fields = field(default_factory=lambda: Fields("mean", {}))  # final metrics over the seeds
     sd: Fields = field(default_factory=lambda: Fields("sd", {}))  # their standard deviation (NaN for one)
+    values: Fields = field(default_factory=lambda: Fields("values", {}))  # per-seed final metrics, by seed
+    seed_ids: tuple[int, ...] = ()  # the seeds behind values, in the same order
     history: tuple[Fields, ...] = field(default=())
 
 
@@ -124,13 +127,34 @@ def pm(entry: Any, metric: str, digits: int | None = None) -> str:
     return formats.mean_sd(mean, sd, metric, digits)
 
 
+def _sample(entry: Any, metric: str) -> tuple[list[float], bool]:
+    """The per-seed values of a metric, and whether they are one deterministic number."""
+    values = entry.get("values") if isinstance(entry, dict) else getattr(entry, "values", None)
+    if not isinstance(values, Fields) or metric not in values:
+        raise ValueError(f"{getattr(entry, 'owner', type(entry).__name__)} has no per-seed values of "
+                         f"{metric!r}; pass a run (runs.NAME) or an analysis row")
+    fixed = entry.get("fixed", False) if isinstance(entry, dict) else False
+    return [float(v) for v in values[metric]], bool(fixed)
+
+
+def _paired(a: Any, b: Any) -> bool:
+    """Runs of one network family trained with the same seeds share initial state and data order."""
+    return (isinstance(a, RunView) and isinstance(b, RunView) and a.model == b.model and a.task == b.task
+            and len(a.seed_ids) >= 2 and a.seed_ids == b.seed_ids)
+
+
+def comparison_fields(owner: str, c: Comparison) -> Fields:
+    return Fields(owner, {"delta": c.delta, "size": abs(c.delta), "low": c.low, "high": c.high, "p": c.p,
+                          "test": c.test or "no test (too few seeds)", "n_a": c.n_a, "n_b": c.n_b,
+                          "known": c.known, "significant": c.significant})
+
+
 def gap(a: Any, b: Any, metric: str) -> Fields:
-    """a − b in one metric, and whether that is more than seed noise: .delta, .size, .spread, .beyond, .known."""
-    (ma, sa), (mb, sb) = _stats(a, metric), _stats(b, metric)
-    delta, spread = ma - mb, seed_spread(sa, sb)
-    known = math.isfinite(spread) and math.isfinite(delta)
-    return Fields("gap", {"delta": delta, "size": abs(delta), "spread": spread, "known": known,
-                          "beyond": known and abs(delta) > spread})
+    """a − b in one metric with the test that fits how they were obtained (see compare.py):
+    .delta, .size, .low/.high (95% CI), .p, .test, .n_a/.n_b, .known, .significant."""
+    _stats(a, metric), _stats(b, metric)  # a wrong name or field fails here with its message
+    (va, fa), (vb, fb) = _sample(a, metric), _sample(b, metric)
+    return comparison_fields("gap", compare(va, vb, paired=_paired(a, b), a_fixed=fa, b_fixed=fb))
 
 
 FILTERS = {**{f.__name__: _strict(f) for f in (formats.pct, formats.num, formats.sig, formats.duration,
@@ -177,6 +201,7 @@ class Answer:
     html: Markup | None
     state: str  # "answered", "unanswered" or "error"
     error: str | None = None
+    claims: tuple[Claim, ...] = ()  # every claim the rendered text evaluated, in order
 
     @property
     def answered(self) -> bool:
@@ -198,7 +223,7 @@ def _environment(folder: Path) -> SandboxedEnvironment:
     from jinja2 import FileSystemLoader
 
     env = _AnswerEnvironment(loader=FileSystemLoader(str(folder)), undefined=AnswerUndefined,
-                             autoescape=False, keep_trailing_newline=True)
+                             autoescape=False, keep_trailing_newline=True, extensions=[ClaimExtension])
     env.filters.update(FILTERS)
     env.globals["ratio"] = _strict(formats.ratio)
     env.globals["gap"] = gap
@@ -219,6 +244,7 @@ def render_file(env: SandboxedEnvironment, path: Path, question: str, context: M
     """Render one answer file; never raises for the file's own mistakes."""
     if not path.is_file() or not path.read_text(encoding="utf-8").strip():
         return Answer(question, path, None, "unanswered")
+    env.claims = []  # type: ignore[attr-defined]
     try:
         template = env.get_template(path.name)
         text = template.render(**context)
@@ -227,9 +253,10 @@ def render_file(env: SandboxedEnvironment, path: Path, question: str, context: M
         where = f"{path}" + (f", line {line}" if line else "")
         message = exc.message if isinstance(exc, TemplateError) and exc.message else str(exc)
         return Answer(question, path, None, "error", f"{where}: {message}")
+    claims = tuple(env.claims)  # type: ignore[attr-defined]
     if not text.strip():
-        return Answer(question, path, None, "unanswered")
-    return Answer(question, path, to_html(text), "answered")
+        return Answer(question, path, None, "unanswered", claims=claims)
+    return Answer(question, path, to_html(text), "answered", claims=claims)
 
 
 def render_answers(folder: Path, context: Mapping[str, Any],
@@ -255,3 +282,17 @@ def problems(answers: Mapping[str, Answer], folder: Path) -> list[str]:
             found.append(f"{path}: not a question of the practical (expected names like 3.2.md)"
                          f"{closest(path.name, sorted(known))}")
     return found
+
+
+def claim_table(rendered: Mapping[str, Answer]) -> str:
+    """Every claim of the answers: where, verdict, condition and the claimed wording."""
+    import pandas as pd
+
+    rows = [{"where": f"{c.file}:{c.line}", "verdict": "holds" if c.verdict else "false: other wording",
+             "condition": c.condition, "claim": c.text}
+            for a in rendered.values() for c in a.claims]
+    if not rows:
+        return "no claims in the answers."
+    table = pd.DataFrame(rows).to_string(index=False, justify="left", max_colwidth=70)
+    held = sum(c.verdict for a in rendered.values() for c in a.claims)
+    return f"{table}\n{len(rows)} claims: {held} hold, {len(rows) - held} show their other wording."

@@ -122,7 +122,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     # the measurements as far as they are stored: check never computes them (nor reads the images)
     page, views = evidence_page(paths, gathered, compute=False)
     folder = paths.root / "answers"
-    found = answers.problems(answers.render_answers(folder, answer_context(gathered, page, views)), folder)
+    rendered = answers.render_answers(folder, answer_context(gathered, page, views))
+    print(answers.claim_table(rendered))
+    found = answers.problems(rendered, folder)
     for line in found:
         print(line)
     if found:

@@ -72,3 +72,18 @@ def mean_sd(mean: Any, sd: Any, name: str, digits: int | None = None) -> str:
         return "n/a"
     spread = f" ± {float(sd):.{d}f}" if finite(sd) and sd > 0 else ""
     return f"{float(mean):.{d}f}{spread}{unit}"
+
+
+def p_value(p: Any, named: bool = True) -> str:
+    """A p-value as a reader wants it: 'p = 0.03', 'p < 0.001' (named=False: '0.03', '< 0.001')."""
+    if not finite(p):
+        return "n/a"
+    text = "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
+    return f"p {text}" if named else text.removeprefix("= ")
+
+
+def interval(low: Any, high: Any, digits: int = 1, unit: str = "") -> str:
+    """A 95% confidence interval: '+1.2 to +3.4 points'."""
+    if not (finite(low) and finite(high)):
+        return "n/a"
+    return f"{low:+.{digits}f} to {high:+.{digits}f}{unit}"

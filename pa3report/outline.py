@@ -75,14 +75,14 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("2.1", "The classification CNN built from MyConv2d", (_e("architecture", "2.1"),)),
                 Question("2.2", "Classification CNN against the regression model", (
                     _e("curves", "1.2", "2.2", panels=("val_acc", "val_mse")),
-                    _e("samples", "1.2", "2.2"), _e("metrics", "1.2", "2.2"), _e("colourfulness"))),
+                    _e("samples", "1.2", "2.2"), _e("metrics", "1.2", "2.2"), _e("colourfulness"), _e("edges"))),
             )),
     Problem(3, "Skip connections",
             "The UNet feeds each encoder output (and the grey input) forward to the decoder block of the same size.", (
                 Question("3.1", "The UNet: the CNN plus skip connections", (_e("architecture", "3.1"),)),
                 Question("3.2", "Do skip connections help? UNet against CNN", (
                     _e("curves", "2.2", "3.2", panels=("loss", "val_acc")),
-                    _e("samples", "2.2", "3.2"), _e("metrics", "2.2", "3.2"))),
+                    _e("samples", "2.2", "3.2"), _e("metrics", "2.2", "3.2"), _e("edges"))),
                 Question("3.3", "How the mini-batch size changes UNet training", (
                     _e("curves", "3.2", "3.3", panels=("loss", "val_acc"), sort="batch_size"),
                     _e("samples", "3.2", "3.3", sort="batch_size"),
@@ -98,7 +98,7 @@ PROBLEMS: tuple[Problem, ...] = (
             )),
     Problem(5, "Intermediate activations",
             "What every block of a trained network outputs for a few test images, one tile per channel.", (
-                Question("5.1", "Inside the colourization CNN", (_e("gallery", "5.1"),)),
+                Question("5.1", "Inside the colourization CNN", (_e("gallery", "5.1"), _e("activations"))),
                 Question("5.2", "Inside the colourization UNet", (_e("gallery", "5.2"),)),
                 Question("5.3", "Inside the super-resolution UNet", (_e("gallery", "5.3"),)),
             )),

@@ -132,10 +132,13 @@ def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
     stats = seeds.entry_stats(group, e.base)
     mean = Fields(f"runs.{info.name}.mean", {m: stats[f"{m}_mean"] for m in seeds.METRICS})
     sd = Fields(f"runs.{info.name}.sd", {m: stats[f"{m}_sd"] for m in seeds.METRICS})
+    seed_ids = tuple(seeds.per_seed(group, "val_acc")[0])
+    values = Fields(f"runs.{info.name}.values", {m: seeds.per_seed(group, m)[1] for m in seeds.METRICS})
     return RunView(name=info.name, title=e.title, model=e.model, task=e.task, epochs=spec.epochs,
                    planned_epochs=e.epochs, batch_size=e.batch_size, learn_rate=e.learn_rate, num_filters=e.num_filters,
                    kernel=e.kernel, quick=spec.quick, available=info.available, seconds=seconds,
-                   final=final, best=best, seeds=stats["seeds"], mean=mean, sd=sd, history=history)
+                   final=final, best=best, seeds=stats["seeds"], mean=mean, sd=sd, values=values,
+                   seed_ids=seed_ids, history=history)
 
 
 def answer_context(gathered: Gathered, page: Page, views: Mapping[str, Fields]) -> dict[str, Any]:

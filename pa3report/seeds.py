@@ -8,8 +8,7 @@ other work on the machine should not set it).
 
 from __future__ import annotations
 
-import math
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
@@ -55,31 +54,25 @@ def entry_stats(runs: Iterable[RunInfo], entry: str) -> dict[str, float]:
     return {"seeds": 0, **{f"{m}_{s}": NAN for m in METRICS for s in ("mean", "sd")}, "seconds": NAN}
 
 
-def at_epoch(runs: Iterable[RunInfo], epoch: int) -> dict[str, float]:
-    """Validation accuracy and loss of available runs (seeds of one entry) read at one epoch."""
-    acc, loss = [], []
+def at_epoch(runs: Iterable[RunInfo], epoch: int) -> dict[str, Any]:
+    """Validation accuracy and loss of available runs (seeds of one entry) read at one epoch:
+    mean, sd and count, plus the per-seed accuracies ordered by seed (for paired comparisons)."""
+    found = []
     for r in runs:
         if r.result is None:
             continue
         h = r.result.history
         row = h[h["epoch"] == epoch]
         if len(row):
-            acc.append(float(row["val_acc"].iloc[0]))
-            loss.append(float(row["val_loss"].iloc[0]))
+            found.append((r.experiment.seed, float(row["val_acc"].iloc[0]), float(row["val_loss"].iloc[0])))
+    found.sort()
+    acc = [a for _, a, _ in found]
     acc_mean, acc_sd = mean_sd(acc)
-    return {"val_acc": acc_mean, "val_acc_sd": acc_sd, "val_loss": mean_sd(loss)[0], "seeds": len(acc)}
+    return {"val_acc": acc_mean, "val_acc_sd": acc_sd, "val_loss": mean_sd([x for _, _, x in found])[0],
+            "seeds": len(acc), "values": tuple(acc), "seed_ids": tuple(s for s, _, _ in found)}
 
 
-def seed_spread(sd_a: float, sd_b: float) -> float:
-    """How far apart two means may lie from seed noise alone: the sum of their standard deviations.
-
-    A side measured with one seed (NaN) borrows the other side's deviation: same kind of
-    training, same kind of noise. A deterministic method (an interpolation) has deviation 0:
-    it adds nothing, and lends nothing, so it against a single seed leaves the spread unknown.
-    """
-    known = [s for s in (sd_a, sd_b) if math.isfinite(s)]
-    if len(known) == 2:
-        return known[0] + known[1]
-    if len(known) == 1 and known[0] > 0:
-        return 2 * known[0]
-    return NAN
+def per_seed(runs: Iterable[RunInfo], metric: str) -> tuple[list[int], list[float]]:
+    """The seeds of the available runs (sorted) and each one's final value of a metric."""
+    pairs = sorted((r.experiment.seed, float(r.result.final.get(metric, NAN))) for r in runs if r.result is not None)
+    return [s for s, _ in pairs], [v for _, v in pairs]

@@ -35,11 +35,14 @@ def test_at_epoch_reads_every_seed_at_that_epoch():
     assert math.isclose(got["val_acc_sd"], statistics.stdev([10, 20]))
 
 
-def test_mean_sd_and_seed_spread():
+def test_mean_sd():
     assert all(math.isnan(v) for v in seeds.mean_sd([]))
     m, s = seeds.mean_sd([2.0])
     assert m == 2.0 and math.isnan(s)
     assert seeds.mean_sd([1.0, 3.0]) == (2.0, math.sqrt(2))
-    assert seeds.seed_spread(0.5, 0.25) == 0.75
-    assert seeds.seed_spread(math.nan, 0.5) == 1.0  # a single seed borrows the other's spread
-    assert math.isnan(seeds.seed_spread(math.nan, 0.0))  # a formula lends none
+
+
+def test_per_seed_is_ordered_by_seed():
+    got = seeds.per_seed([run("a_s2", group="a", seed=2, val_acc=[3.0]), run("a", group="a", val_acc=[1.0]),
+                          run("a_s1", group="a", seed=1, available=False)], "val_acc")
+    assert got == ([0, 2], [1.0, 3.0])

@@ -220,19 +220,22 @@ def seeded_row(owner: str, values: Mapping[str, Any] | None, metrics: Iterable[s
     deviation (.sd, and <metric>_sd) and the number of seeds.
 
     A network's metric is a list with one value per seed (sd NaN with one seed); a
-    deterministic method (an interpolation, the ground truth) has one number and sd 0.
+    deterministic method (an interpolation, the ground truth) has one number, sd 0 and
+    .fixed set, so comparisons test the networks against it as a constant.
     """
-    means, sds, count = {}, {}, 0
+    means, sds, samples, count, fixed = {}, {}, {}, 0, False
     for m in metrics:
         v = values.get(m, NAN) if values else NAN
         if isinstance(v, (list, tuple)):
             means[m], sds[m] = seeds.mean_sd(v)
-            count = len(v)
+            samples[m], count = [float(x) for x in v], len(v)
         else:
             means[m], sds[m] = float(v), 0.0 if values else NAN
+            samples[m], fixed = ([float(v)] if values else []), values is not None
     return Fields(owner, {**means, **{f"{m}_sd": s for m, s in sds.items()}, "seeds": count,
-                          "available": values is not None,
-                          "mean": Fields(f"{owner}.mean", means), "sd": Fields(f"{owner}.sd", sds)})
+                          "available": values is not None, "fixed": fixed,
+                          "mean": Fields(f"{owner}.mean", means), "sd": Fields(f"{owner}.sd", sds),
+                          "values": Fields(f"{owner}.values", samples)})
 
 
 def finite(value: float) -> bool:

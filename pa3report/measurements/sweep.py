@@ -3,6 +3,7 @@ sweep's epoch count, against the baseline and the longer runs that share its set
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,8 @@ from .. import figures
 from .. import seeds as seed_stats
 from ..config import Experiment
 from ..fields import Fields
-from ..formats import mean_sd
+from ..compare import ALPHA, Comparison, compare, holm
+from ..formats import mean_sd, p_value
 from ..page import Item, Page, cell, note, table
 from ..runs import RunInfo, Runs, seeds_of, tagged
 from . import NAN, Bench, Measurement, register
@@ -70,6 +72,10 @@ class Row:
     val_acc_sd: float  # NaN with one seed
     val_loss: float
     seeds: int
+    values: tuple[float, ...] = ()  # per-seed accuracy at the epoch, by seed
+    seed_ids: tuple[int, ...] = ()
+    against_base: Comparison | None = None  # this point − the baseline
+    p_holm: float = NAN  # its p-value corrected for every comparison of the sweep
 
 
 def _short(value: Any) -> str:
@@ -96,27 +102,32 @@ def compute(bench: Bench) -> dict[str, Any]:
     if plan.base is None or not plan.base.available:
         return out
     b = plan.base.experiment
-    rows = [Row(plan.base, (), "", **seed_stats.at_epoch(seeds_of(runs, plan.base), plan.epoch))]
+    base = Row(plan.base, (), "", **seed_stats.at_epoch(seeds_of(runs, plan.base), plan.epoch))
+    points = []
     for r in plan.points:
         if r.available:
             changed = tuple(f for f in FIELDS if getattr(r.experiment, f) != getattr(b, f))
-            rows.append(Row(r, changed, _values(r.experiment, changed),
-                            **seed_stats.at_epoch(seeds_of(runs, r), plan.epoch)))
-    out["rows"] = rows
+            row = Row(r, changed, _values(r.experiment, changed), **seed_stats.at_epoch(seeds_of(runs, r), plan.epoch))
+            # Same seeds on both sides: same initial random stream and data order, so paired.
+            paired = len(row.seed_ids) >= 2 and row.seed_ids == base.seed_ids
+            points.append(dataclasses.replace(row, against_base=compare(row.values, base.values, paired=paired)))
+    adjusted = holm([p.against_base.p for p in points])  # type: ignore[union-attr]
+    out["rows"] = [base, *(dataclasses.replace(p, p_holm=a) for p, a in zip(points, adjusted))]
     return out
 
 
-def _point(owner: str, row: Row | None, base: Row | None) -> Fields:
+def _point(owner: str, row: Row | None) -> Fields:
     """One sweep point as answers see it; NaN-filled while the run (or the baseline) is missing."""
-    acc, sd = (row.val_acc, row.val_acc_sd) if row else (NAN, NAN)
-    delta = acc - base.val_acc if base else NAN
-    spread = seed_stats.seed_spread(sd, base.val_acc_sd if base else NAN)
+    c = row.against_base if row else None
+    real = bool(c and c.known and row.p_holm < ALPHA)  # type: ignore[union-attr]
     return Fields(owner, {
         "run": row.run.name if row else "n/a",
         "setting": " + ".join(SETTING_NAMES.get(f, f) for f in row.changed) if row else "n/a",
-        "value": row.value if row else "n/a", "val_acc": acc, "val_acc_sd": sd,
-        "val_loss": row.val_loss if row else NAN, "seeds": row.seeds if row else 0,
-        "delta": delta, "spread": spread, "beyond": bool(math.isfinite(spread) and abs(delta) > spread)})
+        "value": row.value if row else "n/a", "val_acc": row.val_acc if row else NAN,
+        "val_acc_sd": row.val_acc_sd if row else NAN, "val_loss": row.val_loss if row else NAN,
+        "seeds": row.seeds if row else 0, "delta": c.delta if c else NAN, "low": c.low if c else NAN,
+        "high": c.high if c else NAN, "p": c.p if c else NAN, "p_holm": row.p_holm if row else NAN,
+        "test": (c.test or "no test (too few seeds)") if c else "n/a", "significant": real})
 
 
 def view(found: dict[str, Any] | None) -> Fields:
@@ -126,17 +137,19 @@ def view(found: dict[str, Any] | None) -> Fields:
     names: list[str] = found.get("names", []) if found else []
     base = rows[0] if rows else None
     by_name = {r.run.name: r for r in rows[1:]}
-    points = {name: _point(f"sweep.points.{name}", by_name.get(name), base) for name in names}
+    points = {name: _point(f"sweep.points.{name}", by_name.get(name)) for name in names}
     ranked = sorted((p for p in points.values() if math.isfinite(p["val_acc"])), key=lambda p: -p["val_acc"])
     return Fields("sweep", {
         "epoch": found["epoch"] if found else 0, "count": len(ranked),
-        "beyond_count": sum(p["beyond"] for p in ranked),
+        "significant_count": sum(p["significant"] for p in ranked),
+        "tested_count": sum(math.isfinite(p["p_holm"]) for p in ranked),
+        "fewest_seeds": min((p["seeds"] for p in ranked), default=0),
         "baseline": Fields("sweep.baseline", {
             "run": base.run.name if base else "n/a", "val_acc": base.val_acc if base else NAN,
             "val_acc_sd": base.val_acc_sd if base else NAN, "seeds": base.seeds if base else 0}),
         "points": Fields("sweep.points", points),
-        "best": ranked[0] if ranked else _point("sweep.best", None, base),
-        "worst": ranked[-1] if ranked else _point("sweep.worst", None, base),
+        "best": ranked[0] if ranked else _point("sweep.best", None),
+        "worst": ranked[-1] if ranked else _point("sweep.worst", None),
     })
 
 
@@ -165,24 +178,31 @@ def _table(rows: list[Row], groups: dict[tuple[str, ...], list[Row]], epoch: int
     best_loss = min(rows, key=lambda r: r.val_loss if math.isfinite(r.val_loss) else math.inf)
     cells = [[cell("none: the handout's settings (baseline)"), cell(""), cell(base.run.name),
               cell(base.seeds, numeric=True), cell(_acc_text(base), best=base is best_acc, numeric=True),
-              cell("–", numeric=True), cell("–"),
+              cell("–", numeric=True), cell("–", numeric=True), cell("–", numeric=True), cell("–"),
               cell(f"{base.val_loss:.3f}", best=base is best_loss, numeric=True)]]
     for changed, group in groups.items():
         for row in group:
-            point = _point(row.run.name, row, base)
-            verdict = "n/a" if not math.isfinite(point["spread"]) else ("yes" if point["beyond"] else "no")
+            point = _point(row.run.name, row)
+            known = math.isfinite(point["p_holm"])
             cells.append([cell(point["setting"]), cell(f"{row.value} (was {_values(base.run.experiment, changed)})"),
                           cell(row.run.name), cell(row.seeds, numeric=True),
                           cell(_acc_text(row), best=row is best_acc, numeric=True),
-                          cell(f"{point['delta']:+.1f}", numeric=True), cell(verdict),
+                          cell(f"{point['delta']:+.1f}", numeric=True),
+                          cell(f"{point['low']:+.1f} to {point['high']:+.1f}" if known else "n/a", numeric=True),
+                          cell(p_value(point["p_holm"], named=False) if known else "n/a", numeric=True),
+                          cell(("yes" if point["significant"] else "no") if known else "n/a"),
                           cell(f"{row.val_loss:.3f}", best=row is best_loss, numeric=True)])
+    tests = sorted({r.against_base.test for r in rows[1:] if r.against_base and r.against_base.test})
     return table(
-        f"One change at a time from the handout's UNet, everything read at epoch {epoch} (runs with several "
-        "seeds: mean ± standard deviation). “Beyond noise” says whether the change in accuracy is larger than "
-        "the seed-to-seed spread (the two standard deviations added; a single-seed run borrows the "
-        "baseline's)",
+        f"One change at a time from the handout's UNet, everything read at epoch {epoch} (mean ± standard "
+        "deviation over seeds). Each change is compared with the baseline "
+        f"({', '.join(tests) or 'no test: too few seeds'}; seed s of a change is paired with seed s of the "
+        "baseline, which shares its initial random state and data order); the 95% confidence interval is "
+        f"of the change in accuracy, and the p-values are corrected for the {sum(1 for r in rows[1:] if r.against_base and r.against_base.known)} "
+        "comparisons together with Holm's method. “Real” means p < 0.05 after that correction",
         ["Setting changed", "Value", "Run", ("Seeds", True), (f"Val accuracy, epoch {epoch}", True),
-         ("Change (points)", True), "Beyond noise", (f"Val loss, epoch {epoch}", True)], cells)
+         ("Change (points)", True), ("95% CI (points)", True), ("p (Holm)", True), "Real",
+         (f"Val loss, epoch {epoch}", True)], cells)
 
 
 def _plot(page: Page, rows: list[Row], groups: dict[tuple[str, ...], list[Row]], epoch: int) -> Item:

@@ -1,0 +1,32 @@
+"""Activation statistics on maps with known sparsity and frequency content."""
+
+import math
+
+import torch
+
+from pa3report.measurements import activations as act
+
+
+def test_fine_share_of_smooth_and_checkerboard_maps():
+    y, x = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
+    smooth = torch.cos(2 * math.pi * x / 16)[None, None]  # one cycle per image: coarse
+    checker = ((x + y) % 2)[None, None]  # half a cycle per pixel: the finest possible
+    assert act.fine_share(smooth) < 1e-6
+    assert act.fine_share(checker) > 99.9
+    assert math.isnan(act.fine_share(torch.ones(1, 1, 4, 4)))  # constant: no variation at all
+
+
+def test_block_stats_count_zeros_and_dead_channels():
+    a = torch.ones(2, 4, 8, 8)
+    a[:, 0] = 0.0  # a channel that never fires
+    a[0, 1, :4] = 0.0  # half of one image of another channel
+    acts = {name: a for name in act.BLOCKS}
+    s = act.block_stats(acts)["rfconv"]
+    assert s["dead"] == 25.0 and s["size"] == 8.0
+    assert s["zero"] == 100.0 * (2 * 64 + 32) / (2 * 4 * 64)
+
+
+def test_view_names_every_run_and_block():
+    v = act.view(None)
+    assert set(v) == set(act.RUNS) and set(v["p3_unet"]) == set(act.BLOCKS)
+    assert math.isnan(v["p3_unet"]["downconv1"]["fine"])
