@@ -158,7 +158,8 @@ def gap(a: Any, b: Any, metric: str) -> Fields:
 
 
 FILTERS = {**{f.__name__: _strict(f) for f in (formats.pct, formats.num, formats.sig, formats.duration,
-                                                formats.grouped)}, "pm": pm}
+                                                formats.grouped, formats.signed)},
+           "pm": pm, "pvalue": _strict(formats.p_value)}
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -226,6 +227,7 @@ def _environment(folder: Path) -> SandboxedEnvironment:
                              autoescape=False, keep_trailing_newline=True, extensions=[ClaimExtension])
     env.filters.update(FILTERS)
     env.globals["ratio"] = _strict(formats.ratio)
+    env.globals["interval"] = _strict(formats.interval)
     env.globals["gap"] = gap
     return env
 

@@ -82,6 +82,11 @@ def p_value(p: Any, named: bool = True) -> str:
     return f"p {text}" if named else text.removeprefix("= ")
 
 
+def signed(value: Any, digits: int = 1) -> str:
+    """A difference with its sign: +1.2, −0.3."""
+    return f"{float(value):+.{digits}f}" if finite(value) else "n/a"
+
+
 def interval(low: Any, high: Any, digits: int = 1, unit: str = "") -> str:
     """A 95% confidence interval: '+1.2 to +3.4 points'."""
     if not (finite(low) and finite(high)):

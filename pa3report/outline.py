@@ -86,7 +86,7 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("3.3", "How the mini-batch size changes UNet training", (
                     _e("curves", "3.2", "3.3", panels=("loss", "val_acc"), sort="batch_size"),
                     _e("samples", "3.2", "3.3", sort="batch_size"),
-                    _e("metrics", "3.2", "3.3", sort="batch_size"))),
+                    _e("metrics", "3.2", "3.3", sort="batch_size"), _e("smoothness"))),
             )),
     Problem(4, "Super-resolution",
             "The same networks learn to restore a 32×32 image from a 4× smaller version of it.", (

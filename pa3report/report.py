@@ -153,10 +153,15 @@ def answer_context(gathered: Gathered, page: Page, views: Mapping[str, Fields]) 
         if e.model in arch or (e.model != "RegressionCNN" and e.task != "colourization"):
             continue
         a = page.architecture(e)
+        shapes = {"input": a.input_shape, **{b.name: b.output_shape for b in a.blocks}}
+        size = lambda name: "×".join(map(str, shapes[name]))  # noqa: E731
         arch[e.model] = Fields(f"arch.{e.model}", {
             "conv_layers": a.conv_layers, "params": a.params, "kernel": e.kernel,
             "filters": ", ".join(str(b.out_channels) for b in a.blocks),
-            "skips": len([s for b in a.blocks for s in b.skips])})
+            "skips": len([s for b in a.blocks for s in b.skips]),
+            # e.g. "downconv2 (64×8×8) into upconv1, downconv1 (32×16×16) into upconv2, input (1×32×32) into finalconv"
+            "skip_list": ", ".join(f"{s} ({size(s)}) into {b.name}" for b in a.blocks for s in b.skips) or "none",
+            "bottleneck": size(min((b for b in a.blocks), key=lambda b: b.output_shape[1] * b.output_shape[2]).name)})
     shapes = sr_shapes()
     facts = {"sr_small": shapes["small"][-1], "sr_size": shapes["target"][-1],
              "sr_factor": shapes["target"][-1] // shapes["small"][-1], "palette_size": len(page.palette)}

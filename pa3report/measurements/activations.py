@@ -60,10 +60,10 @@ def compute(bench: Bench) -> dict[str, Any]:
 
 def view(found: dict[str, Any] | None) -> Fields:
     found = found or {}
-    return Fields("analysis.activations", {run: Fields(f"analysis.activations.{run}", {
+    return Fields("analysis.activations", {"images": IMAGES if found else 0, **{run: Fields(f"analysis.activations.{run}", {
         block: Fields(f"analysis.activations.{run}.{block}",
                       {m: float(found[run][block][m]) if run in found else NAN for m in METRICS})
-        for block in BLOCKS}) for run in RUNS})
+        for block in BLOCKS}) for run in RUNS}})
 
 
 def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:

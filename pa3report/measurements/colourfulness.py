@@ -19,7 +19,9 @@ VIVID_CHROMA = 20.0
 METRICS = ("chroma", "saturation", "vivid")
 # (name in answers, label in the table); the networks are experiment entries, every seed read.
 REFERENCES = (("truth", "ground truth"), ("palette", "ground truth snapped to the palette"))
-NETWORKS = (("p1_regression", "regression (RegressionCNN, squared error)"),
+NETWORKS = (("p1_regression_e5", "regression after 5 epochs"),
+            ("p1_regression", "regression (RegressionCNN, squared error)"),
+            ("p1_regression_e50", "regression after 50 epochs"),
             ("p2_cnn", "classification CNN"), ("p3_unet", "classification UNet"))
 
 

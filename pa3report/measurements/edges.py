@@ -1,4 +1,4 @@
-"""Do the predicted colours follow the edges of the grey image? (1.2, 2.2, 3.2)
+"""Do the predicted colours follow the edges of the grey image? (2.2, 3.2, 3.3)
 
 Two measurements on every test image, per network and seed:
 - palette accuracy on pixels at strong edges of the grey input (the quarter of each image
@@ -25,7 +25,8 @@ from ..trained import predict_rgb
 from . import Bench, Measurement, Reads, register, seeded_row
 
 NETWORKS = (("p1_regression", "regression (RegressionCNN)"), ("p2_cnn", "classification CNN"),
-            ("p3_unet", "classification UNet"))
+            ("p3_unet", "classification UNet"), ("p3_unet_bs20", "UNet, batch 20"),
+            ("p3_unet_bs500", "UNet, batch 500"))
 METRICS = ("acc_edge", "acc_flat", "precision", "recall", "f1")
 EDGE_SHARE, FLAT_SHARE = 0.25, 0.5
 

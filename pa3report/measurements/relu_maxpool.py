@@ -16,7 +16,7 @@ from . import NAN, Bench, Measurement, Reads, register
 
 RUN = "p1_regression"
 BLOCKS = ("downconv1", "downconv2")  # the blocks that pool
-FIELDS = ("max_abs_diff_eval", "max_abs_diff_train", "relu_then_pool_forward_ms",
+FIELDS = ("max_abs_diff_eval", "max_abs_diff_train", "max_abs_grad_diff", "relu_then_pool_forward_ms",
           "pool_then_relu_forward_ms", "relu_then_pool_train_step_ms", "pool_then_relu_train_step_ms")
 
 
@@ -42,6 +42,17 @@ def _median_ms(fn: Callable[[], None], repeats: int) -> float:
     return statistics.median(times)
 
 
+def _gradient_difference(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
+    """Largest difference between the weight gradients of the two orders for one training step."""
+    grads = []
+    for m in (a, b):
+        m.train()
+        m.zero_grad()
+        m(x).square().mean().backward()
+        grads.append([p.grad.detach().clone() for p in m.parameters()])
+    return max(float((ga - gb).abs().max()) for ga, gb in zip(*grads))
+
+
 def relu_maxpool_order(model: nn.Module, x: torch.Tensor, repeats: int = 5) -> dict[str, float]:
     """Outputs and cost of ReLU->MaxPool against MaxPool->ReLU on the same weights."""
     swapped = swap_relu_maxpool(model)
@@ -52,6 +63,7 @@ def relu_maxpool_order(model: nn.Module, x: torch.Tensor, repeats: int = 5) -> d
         with torch.no_grad():
             a, b = model(x), swapped(x)
         out[f"max_abs_diff_{mode}"] = float((a - b).abs().max())
+    out["max_abs_grad_diff"] = _gradient_difference(model, swapped, x)
     model.eval(), swapped.eval()
 
     def timed(m: nn.Module, backward: bool) -> float:

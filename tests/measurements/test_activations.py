@@ -28,5 +28,5 @@ def test_block_stats_count_zeros_and_dead_channels():
 
 def test_view_names_every_run_and_block():
     v = act.view(None)
-    assert set(v) == set(act.RUNS) and set(v["p3_unet"]) == set(act.BLOCKS)
+    assert set(v) == {"images", *act.RUNS} and set(v["p3_unet"]) == set(act.BLOCKS) and v["images"] == 0
     assert math.isnan(v["p3_unet"]["downconv1"]["fine"])

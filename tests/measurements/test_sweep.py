@@ -3,6 +3,8 @@
 import math
 import statistics
 
+from scipy import stats
+
 from pa3report.measurements import Bench, sweep
 
 from ..runkit import run, runs
@@ -33,14 +35,20 @@ def test_rows_read_at_the_sweep_epoch():
     assert by["bs20"].changed == ("batch_size",) and by["bs20"].val_acc == 41.5
 
 
-def test_view_deltas_and_noise():
-    v = sweep.view(sweep.compute(Bench([], [], None, sweep_runs())))
-    spread = 2 * statistics.stdev([40.0, 42.0])  # single-seed points borrow the baseline's spread
-    lr, bs = v["points"]["lr"], v["points"]["bs20"]
-    assert lr["delta"] == -11.0 and math.isclose(lr["spread"], spread) and lr["beyond"]
-    assert bs["delta"] == 0.5 and not bs["beyond"]
-    assert v["best"]["run"] == "sgd" and v["worst"]["run"] == "lr" and v["beyond_count"] == 2
-    assert v["baseline"]["seeds"] == 2
+def test_points_are_paired_with_the_baseline_by_seed_and_holm_corrected():
+    rs = sweep_runs()
+    rs["lr_s1"] = run("lr_s1", group="lr", seed=1, questions=("6.1",), epochs=2, learn_rate=0.01, val_acc=[10.0, 31.5])
+    rs["lr"] = run("lr", group="lr", questions=("6.1",), epochs=2, learn_rate=0.01, val_acc=[10.0, 30.0])
+    v = sweep.view(sweep.compute(Bench([], [], None, rs)))
+    lr = v["points"]["lr"]
+    # seed by seed: 30 − 40 and 31.5 − 42 (the baseline's seeds 0 and 1 at epoch 2)
+    ref = stats.ttest_rel([30.0, 31.5], [40.0, 42.0])
+    assert lr["test"] == "paired t-test" and lr["delta"] == -10.25 and math.isclose(lr["p"], ref.pvalue)
+    assert lr["p_holm"] == lr["p"]  # the only point that can be tested: nothing to correct for
+    assert lr["significant"] == (ref.pvalue < 0.05)
+    sgd = v["points"]["sgd"]  # one seed: no test, never called real
+    assert sgd["test"].startswith("no test") and math.isnan(sgd["p_holm"]) and not sgd["significant"]
+    assert v["tested_count"] == 1 and v["fewest_seeds"] == 1 and v["best"]["run"] == "sgd"
 
 
 def test_missing_points_are_named_and_nan():

@@ -1,0 +1,60 @@
+"""How smooth the training curves of the batch-size runs are (3.3).
+
+A curve's roughness is the mean absolute second difference of its per-epoch values
+(|v[e+1] − 2·v[e] + v[e−1]|): zero for any straight or gently bending curve, large when
+the value jumps up and down from one epoch to the next. It is read from the recorded
+histories, per seed, for the validation accuracy and the training loss.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..fields import Fields
+from ..formats import mean_sd
+from ..page import Item, Page, cell, table
+from . import Bench, Measurement, Reads, register, seeded_row
+
+ENTRIES = ("p3_unet_bs20", "p3_unet_bs50", "p3_unet", "p3_unet_bs250", "p3_unet_bs500")
+METRICS = ("val_acc", "train_loss")
+
+
+def roughness(values: np.ndarray) -> float:
+    """Mean absolute second difference of a curve (NaN for fewer than three points)."""
+    v = np.asarray(values, float)
+    return float(np.abs(np.diff(v, 2)).mean()) if len(v) >= 3 else float("nan")
+
+
+def compute(bench: Bench) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for base in ENTRIES:
+        runs = bench.entry(base)
+        if runs:
+            out[base] = {"batch_size": runs[0].experiment.batch_size,
+                         **{m: [roughness(r.result.history[m].to_numpy()) for r in runs]  # type: ignore[union-attr]
+                            for m in METRICS}}
+    return out
+
+
+def view(found: dict[str, Any] | None) -> Fields:
+    found = found or {}
+    return Fields("analysis.smoothness", {base: seeded_row(f"analysis.smoothness.{base}", found.get(base), METRICS)
+                                          for base in ENTRIES})
+
+
+def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+    rows = [[cell(base), cell(found[base]["batch_size"], numeric=True), cell(v[base]["seeds"], numeric=True),
+             cell(mean_sd(v[base]["val_acc"], v[base]["val_acc_sd"], "val_acc", 2), numeric=True),
+             cell(mean_sd(v[base]["train_loss"], v[base]["train_loss_sd"], "train_loss", 4), numeric=True)]
+            for base in ENTRIES if base in found]
+    return [table(
+        "How much each curve jumps from epoch to epoch: roughness, the mean absolute second difference of the "
+        "per-epoch values (0 for a straight or gently bending curve); mean ± standard deviation over seeds",
+        ["Run", ("Batch", True), ("Seeds", True), ("Roughness of val accuracy (points)", True),
+         ("Roughness of train loss", True)], rows)]
+
+
+MEASUREMENT = register(Measurement("smoothness", compute, view, show, reads=Reads(entries=ENTRIES),
+                                   needs_data=False, cache=False))
