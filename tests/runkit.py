@@ -19,14 +19,14 @@ def history(val_acc: list[float], val_loss: list[float] | None = None, seconds: 
 
 
 def run(name: str, *, group: str = "", seed: int = 0, questions: tuple[str, ...] = (), epochs: int = 3,
-        val_acc: list[float] | None = None, seconds: float = 1.0, available: bool = True,
-        trajectory: str | None = None, **settings) -> RunInfo:
+        val_acc: list[float] | None = None, val_loss: list[float] | None = None, seconds: float = 1.0,
+        available: bool = True, trajectory: str | None = None, **settings) -> RunInfo:
     """A run of a UNet colourization entry; `val_acc` per epoch (its length sets the epochs run)."""
     e = Experiment(name=name, model=settings.pop("model", "UNet"), task=settings.pop("task", "colourization"),
                    seed=seed, group=group, questions=questions, epochs=epochs, **settings)
     if not available:
         return RunInfo(RunSpec(e), None, "missing")
-    h = history(val_acc or [10.0 * (i + 1) for i in range(epochs)], seconds=seconds)
+    h = history(val_acc or [10.0 * (i + 1) for i in range(epochs)], val_loss, seconds=seconds)
     final = {k: float(v) for k, v in h.iloc[-1].items()}
     meta = {"final": final, "seconds": float(h["epoch_seconds"].sum()), "trajectory": trajectory or name}
     return RunInfo(RunSpec(e), RunResult(name, f"fp-{name}", meta, h, Path("/nonexistent")), "cached")

@@ -45,3 +45,57 @@ def test_claim_source_finds_the_matching_end():
     src = "a\n{% claim x %}one {% claim y %}two{% endclaim %} three{% otherwise %}no{% endclaim %}"
     assert claim_source(src, 0) == ("x", "one {% claim y %}two{% endclaim %} three")
     assert claim_source(src, 1) == ("y", "two")
+
+
+# --------------------------------------------------------------------------- the project's answers
+
+
+def seeded(base: str, model: str, accs: list[float], losses: list[float]):
+    from .runkit import run
+
+    return [run(base if s == 0 else f"{base}_s{s}", group=base, seed=s, model=model, val_acc=[a], val_loss=[l])
+            for s, (a, l) in enumerate(zip(accs, losses))]
+
+
+def answer_of(tmp_path, question: str, infos, measured: dict):
+    """One answer of the project rendered over hand-made runs and measurements."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from pa3report import answers, measurements
+    from pa3report.page import FigureMaker, Page
+    from pa3report.report import Gathered, answer_context
+
+    runs = {r.name: r for r in infos}
+    palette = np.random.default_rng(0).random((24, 3)).astype(np.float32)
+    page = Page(runs, palette, FigureMaker(tmp_path))
+    context = answer_context(Gathered(runs, palette, False), page, measurements.views(measured))
+    folder = Path(__file__).resolve().parents[1] / "answers"
+    return answers.render_answers(folder, context, questions=(question,))[question]
+
+
+def test_when_the_unet_loses_to_the_cnn_3_2_says_so(tmp_path):
+    cnn = seeded("p2_cnn", "CNN", [48.4, 48.9, 48.6], [1.30, 1.29, 1.31])
+    unet = seeded("p3_unet", "UNet", [40.1, 39.6, 40.4], [1.61, 1.63, 1.60])
+    edges = {"p2_cnn": {m: [50.0, 51.0, 50.5] for m in ("acc_edge", "acc_flat", "precision", "recall", "f1")},
+             "p3_unet": {m: [40.0, 41.0, 40.5] for m in ("acc_edge", "acc_flat", "precision", "recall", "f1")},
+             "test_images": 1000}
+    a = answer_of(tmp_path, "3.2", cnn + unet, {"edges": edges})
+    assert a.state == "answered", a.error
+    text = str(a.html)
+    assert "<strong>No:</strong>" in text and "reliably worse than the CNN" in text
+    for opposite in ("Yes:", "Not reliably", "follow\nthe edges better", "follow the edges better"):
+        assert opposite not in text
+    assert "does not show the UNet" in text  # the edge measurement: no claim that the UNet follows edges
+    verdicts = {c.condition: c.verdict for c in a.claims}
+    assert sum(verdicts.values()) == 1  # exactly one wording holds: the UNet is worse
+
+
+def test_when_the_unet_wins_3_2_says_yes(tmp_path):
+    cnn = seeded("p2_cnn", "CNN", [40.1, 39.6, 40.4], [1.61, 1.63, 1.60])
+    unet = seeded("p3_unet", "UNet", [48.4, 48.9, 48.6], [1.30, 1.29, 1.31])
+    a = answer_of(tmp_path, "3.2", cnn + unet, {})
+    text = str(a.html)
+    assert "<strong>Yes:</strong>" in text and "No:" not in text
+    assert "Welch's t-test over 3 and 3 seeds" in text

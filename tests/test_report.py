@@ -240,8 +240,13 @@ def test_check_command_exit_codes(built, tmp_path, monkeypatch, capsys):
     for k, v in built.env.items():
         monkeypatch.setenv(k, v)
     assert main(["--root", str(root), "check", "--quick"]) == 0
-    assert "all 18 questions answered" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "all 18 questions answered" in out
+    # the claim table: every claim of the answers with where it is, its verdict and its condition
+    assert "3.2.md:" in out and "loss.significant and acc.significant" in out and " claims: " in out
 
+    (root / "answers" / "1.1.md").write_text("x\n{% claim %}The UNet is better.{% endclaim %}\n")
+    (root / "answers" / "1.2.md").write_text("{% claim runs.p3_unet.mean.val_acc > runs.p2_cnnn.mean.val_acc %}y{% endclaim %}\n")
     (root / "answers" / "2.2.md").unlink()
     (root / "answers" / "3.3.md").write_text("ok\n{{ runs.p3_unet_bs21.final.val_loss }}\n")
     (root / "answers" / "6.1.md").write_text("{% if %}\n")
@@ -249,6 +254,8 @@ def test_check_command_exit_codes(built, tmp_path, monkeypatch, capsys):
     assert main(["--root", str(root), "check", "--quick"]) == 1
     out = capsys.readouterr().out
     assert "question 2.2 is unanswered" in out
+    assert "1.1.md, line 2: a claim needs a condition" in out  # a claim without a condition
+    assert "1.2.md, line 1: unknown run 'p2_cnnn'" in out  # a condition that cannot be evaluated
     assert "3.3.md, line 2: unknown run 'p3_unet_bs21'" in out and "did you mean 'p3_unet_bs20'" in out
     assert "6.1.md, line 1" in out
     assert "9.9.md: not a question" in out
