@@ -519,11 +519,11 @@ def test_sweep_table_and_plot(built):
     by_run = {r[2]: r for r in sweep}
     assert by_run["p6_sgd"][0] == "optimizer + learning rate" and by_run["p6_sgd"][1] == "sgd, 0.05 (was adam, 0.001)"
     assert by_run["p3_unet_bs20"][0] == "batch size"
-    # batch 20 shares its seeds with the baseline: tested (paired, Holm-corrected); one-seed points are not
+    # every point shares its seeds with the baseline: tested seed by seed, Holm-corrected
     bs20 = [o for o in runs.values() if o.experiment.base == "p3_unet_bs20"]
-    assert len(bs20) == 2 and by_run["p3_unet_bs20"][8] in {"yes", "no"} and by_run["p3_unet_bs20"][7] != "n/a"
-    single = [r for r in sweep[1:] if r[3] == "1"]
-    assert single and all(r[7] == r[8] == "n/a" for r in single)
+    assert len(bs20) == 2 and all(r[3] == "2" for r in sweep)
+    assert all(r[8] in {"yes", "no"} and r[7] != "n/a" for r in sweep[1:])
+    assert "paired t-test" in body and "Holm" in body
 
 
 def test_analysis_runs_missing_are_pending_not_a_crash(built, tmp_path, monkeypatch, capsys):
