@@ -87,3 +87,10 @@ def test_seeded_row():
     assert row["y_sd"] == 0.0 and row["mean"]["y"] == 2.0 and row.owner == "o"
     empty = measurements.seeded_row("o", None, ("x",))
     assert math.isnan(empty["x"]) and math.isnan(empty["sd"]["x"]) and not empty["available"]
+
+
+def test_over_seeds_gives_one_value_per_cached_seed():
+    rs = [run("a"), run("a_s1", group="a", seed=1), run("b", available=False), run("c")]
+    bench = measurements.Bench([r for r in rs if r.available], np.zeros((2, 3), np.float32), None)
+    got = bench.over_seeds(["a", "b"], lambda r: {"seed": r.experiment.seed, "twice": 2 * r.experiment.seed})
+    assert got == {"a": {"seed": [0.0, 1.0], "twice": [0.0, 2.0]}}  # b has no cached seed: left out

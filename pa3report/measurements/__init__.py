@@ -89,6 +89,17 @@ class Bench:
         """The cached seeds of one entry, by name."""
         return sorted((r for r in self.runs if r.experiment.base == base), key=lambda r: r.name)
 
+    def over_seeds(self, bases: Iterable[str], measure: Callable[[RunInfo], Mapping[str, float]]
+                   ) -> dict[str, dict[str, list[float]]]:
+        """measure(run) for every cached seed of each entry, as {entry: {metric: [one value per seed]}}
+        (entries with no cached seed are left out): the form seeded_row reads."""
+        out: dict[str, dict[str, list[float]]] = {}
+        for base in bases:
+            per_seed = [measure(r) for r in self.entry(base)]
+            if per_seed:
+                out[base] = {m: [float(s[m]) for s in per_seed] for m in per_seed[0]}
+        return out
+
     def model(self, run: RunInfo | str) -> nn.Module:
         info = self.run(run) if isinstance(run, str) else run
         assert info.result is not None

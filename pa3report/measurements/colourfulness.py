@@ -42,11 +42,8 @@ def compute(bench: Bench) -> dict[str, Any]:
     out: dict[str, Any] = {
         "test_images": len(truth), "truth": colourfulness(truth),
         "palette": colourfulness(data_mod.decode(data_mod.quantize(truth, bench.palette), bench.palette))}
-    for base, _ in NETWORKS:
-        per_seed = [colourfulness(predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette))
-                    for r in bench.entry(base)]
-        if per_seed:
-            out[base] = {m: [s[m] for s in per_seed] for m in METRICS}
+    out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: colourfulness(
+        predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette))))
     return out
 
 

@@ -21,6 +21,7 @@ from .. import data as data_mod
 from ..fields import Fields
 from ..formats import mean_sd
 from ..page import Item, Page, cell, table
+from ..runs import RunInfo
 from ..trained import predict_rgb
 from . import Bench, Measurement, Reads, register, seeded_row
 
@@ -75,14 +76,12 @@ def compute(bench: Bench) -> dict[str, Any]:
     truth = data_mod.quantize(bench.truth, bench.palette).reshape(bench.truth.shape[0], *bench.truth.shape[-2:])
     edge, flat = masks(bench.grey)
     out: dict[str, Any] = {"test_images": len(truth)}
-    for base, _ in NETWORKS:
-        per_seed = []
-        for r in bench.entry(base):
-            rgb = predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette)
-            pred = data_mod.quantize(rgb, bench.palette).reshape(truth.shape)
-            per_seed.append(follow(pred, truth, edge, flat))
-        if per_seed:
-            out[base] = {m: [s[m] for s in per_seed] for m in METRICS}
+
+    def measure(run: RunInfo) -> dict[str, float]:
+        rgb = predict_rgb(bench.model(run), run.experiment.task, bench.grey, bench.palette)
+        return follow(data_mod.quantize(rgb, bench.palette).reshape(truth.shape), truth, edge, flat)
+
+    out.update(bench.over_seeds((base for base, _ in NETWORKS), measure))
     return out
 
 

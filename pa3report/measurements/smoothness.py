@@ -28,14 +28,9 @@ def roughness(values: np.ndarray) -> float:
 
 
 def compute(bench: Bench) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for base in ENTRIES:
-        runs = bench.entry(base)
-        if runs:
-            out[base] = {"batch_size": runs[0].experiment.batch_size,
-                         **{m: [roughness(r.result.history[m].to_numpy()) for r in runs]  # type: ignore[union-attr]
-                            for m in METRICS}}
-    return out
+    found = bench.over_seeds(ENTRIES, lambda r: {m: roughness(r.result.history[m].to_numpy())  # type: ignore[union-attr]
+                                                 for m in METRICS})
+    return {base: {"batch_size": bench.entry(base)[0].experiment.batch_size, **v} for base, v in found.items()}
 
 
 def view(found: dict[str, Any] | None) -> Fields:

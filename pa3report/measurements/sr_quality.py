@@ -44,11 +44,8 @@ def compute(bench: Bench) -> dict[str, Any]:
         "bicubic": image_quality(data_mod.bicubic_baseline(truth), truth, palette),
         "ceiling": image_quality(data_mod.decode(data_mod.quantize(truth, palette), palette), truth, palette),
     }
-    for base, _ in NETWORKS:
-        per_seed = [image_quality(predict_rgb(bench.model(r), "super_resolution", small, palette), truth, palette)
-                    for r in bench.entry(base)]
-        if per_seed:
-            out[base] = {m: [s[m] for s in per_seed] for m in METRICS}
+    out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: image_quality(
+        predict_rgb(bench.model(r), "super_resolution", small, palette), truth, palette)))
     return out
 
 
