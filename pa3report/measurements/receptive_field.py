@@ -1,4 +1,4 @@
-"""Receptive fields (4.2, 5.x, 6.3): derived from the architecture, measured, and effective.
+"""Receptive fields (4.2, 5.1, 6.3): derived from the architecture, measured, and effective.
 
 Three views of which input pixels one output pixel depends on:
 
@@ -8,26 +8,27 @@ Three views of which input pixels one output pixel depends on:
   2×2 max-pool joins two neighbours, a nearest ×2 upsampling copies unit u // 2, and a
   concatenation takes the union. Beside it the table gives the textbook recurrence
   (conv r += (k−1)·j; pool s: r += (s−1)·j, j *= s; upsample f: j /= f; concatenation: the
-  largest r), whose r is the average over positions: nearest upsampling gives pairs of
-  neighbours the same field, so the exact size depends on an output pixel's position in
-  the pooling grid (period: `period` pixels).
+  largest r), whose r is, for these networks, the average over positions: nearest upsampling
+  gives pairs of neighbours the same field, so the exact size depends on an output pixel's
+  position in the pooling grid (it repeats every `period` pixels).
 - measured: on a copy whose every connection carries gradient (positive averaging weights,
   identity in place of ReLU and batch norm, average- in place of max-pooling: a trained
   ReLU is dead for some inputs and max-pooling passes gradient to one pixel of four, and
   signed weights can cancel, all of which would hide pixels the architecture can use), one
-  backward pass per output position of a period × period block, far from the borders.
+  backward pass per output position of a square block as wide as the product of the pooling
+  strides, far from the borders.
 - effective: the trained network's mean |∂ log p(predicted colour) / ∂ input| over the
   test images, for the centre output pixel (the log-probability of the decision, because
   raw scores share an offset the softmax ignores), as shares of the total.
 
 The answers read analysis.receptive_field:
-  p2_cnn, p3_unet: the measured largest receptive field width in pixels (as before);
+  p2_cnn, p3_unet: the measured largest receptive field width in pixels, one plain number;
   nets.<run>: theory (largest exact size over output positions), theory_min, standard (the
     textbook recurrence), period, measured_min / measured_max (widths and heights over the
     positions), erf50 / erf90 (the smallest square radius r, in pixels, whose
     (2r+1)×(2r+1) square around the centre output pixel holds 50% / 90% of the gradient),
-    images (how many test images the ERF averages) and blocks.<block> (theory at each
-    block's output).
+    images (how many test images the ERF averages) and blocks.<block> (the largest exact
+    size at each block's output).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from . import NAN, Bench, Measurement, Reads, register
 
 RUNS = {"p2_cnn": "CNN", "p3_unet": "UNet"}
 BLOCKS = tuple(CNN.wiring)
-SIZE = 96  # measuring input: wide enough that no measured field reaches a border
+SIZE = 96  # smallest measuring input; wider when a field would reach its border
 POINTWISE = (nn.BatchNorm2d, nn.ReLU, nn.Identity, nn.Dropout, nn.Sigmoid, nn.Tanh, nn.LeakyReLU)
 CONVS = (nn.Conv2d, MyConv2d)
 
@@ -225,7 +226,7 @@ def measure(model: nn.Module, size: int = SIZE, block: int | None = None) -> dic
         raise ValueError(f"a {size}×{size} input is too small: a receptive field reaches its border")
     widths = [r - l + 1 for l, r in zip(spans["left"], spans["right"])]
     heights = [b - t + 1 for t, b in zip(spans["top"], spans["bottom"])]
-    return {"block": block, "y": ys, "x": xs, **spans, "widths": widths, "heights": heights}
+    return {"size": size, "block": block, "y": ys, "x": xs, **spans, "widths": widths, "heights": heights}
 
 
 # --------------------------------------------------------------------------- effective
@@ -266,9 +267,10 @@ def analyse(model: nn.Module, inputs: torch.Tensor) -> dict[str, Any]:
     rows, t = derive(model)
     cy, cx = inputs.shape[-2] // 2, inputs.shape[-1] // 2
     sizes = t.sizes()
+    wide = max(SIZE, 4 * math.ceil((2 * max(sizes) + 4 * pool_period(model)) / 4))  # no field reaches a border
     return {"rows": rows, "theory": max(sizes), "theory_min": min(sizes), "standard": float(t.r),
             "period": t.period, "box": [t.start(cy), t.end(cy), t.start(cx), t.end(cx)],  # the centre pixel's
-            "measured": measure(model), "erf": effective(model, inputs)}
+            "measured": measure(model, wide), "erf": effective(model, inputs)}
 
 
 def compute(bench: Bench) -> dict[str, Any]:
@@ -348,12 +350,13 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     agree = all(nets[n]["theory"] == nets[n]["measured_max"] and nets[n]["theory_min"] == nets[n]["measured_min"]
                 for n in found)
     text = " and ".join(_measured(n, found[n]["measured"]) for n in found)
-    block = found[next(iter(found))]["measured"]["block"]
+    first = found[next(iter(found))]["measured"]
     px = max(nets[n]["measured_max"] for n in found)
     items.append(note(
         f"Measured receptive field (the input pixels that can change one output pixel): {text}, "
         f"{'exactly as derived' if agree else 'which differs from the derivation'}. It is "
-        f"measured by backpropagating from each output pixel of a {block}×{block} block of a {SIZE}×{SIZE} "
+        f"measured by backpropagating from each output pixel of a {first['block']}×{first['block']} block of a "
+        f"{first['size']}×{first['size']} "
         "input through a copy of the network in which every connection passes gradient (positive averaging "
         "weights, no ReLU or batch norm, average instead of max-pooling): in the trained network dead ReLUs, "
         "max-pooling's single winner and cancelling weights would hide pixels the architecture can use. "
