@@ -267,6 +267,52 @@ def architecture_diagram(path: Path, blocks: Sequence[tuple[str, tuple[int, int,
         _save_figure(fig, path)
 
 
+@dataclass(frozen=True)
+class HeatPanel:
+    """One gradient map: shares of the total per input pixel, the output pixel it is for, that
+    pixel's receptive field (top, bottom, left, right: first and last rows and columns) and
+    squares (fraction of the gradient, radius) to mark around the output pixel."""
+
+    title: str
+    share: np.ndarray
+    centre: tuple[int, int]
+    box: tuple[int, int, int, int]
+    squares: tuple[tuple[float, int], ...] = ()
+
+
+def gradient_maps(path: Path, panels: Sequence[HeatPanel]) -> None:
+    """Heat maps side by side on a logarithmic scale (three decades), the receptive field dashed
+    and each marked square solid around the output pixel (a white cross)."""
+    plt = _pyplot()
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Rectangle
+
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
+        for ax, p in zip(axes[0], panels):
+            peak = float(np.max(p.share)) if np.max(p.share) > 0 else 1.0
+            shown = np.where(p.share > 0, p.share, np.nan)
+            cmap = plt.get_cmap("magma").with_extremes(bad="#000000")
+            im = ax.imshow(shown, cmap=cmap, norm=LogNorm(vmin=peak / 1000, vmax=peak), interpolation="nearest")
+            top_row, bottom, left, right = p.box
+            height, width = bottom - top_row + 1, right - left + 1
+            ax.add_patch(Rectangle((left - 0.5, top_row - 0.5), width, height, fill=False, ec=COLOURS[7],
+                                   ls="--", lw=1.6, label=f"receptive field {width}×{height}"))
+            for (fraction, r), colour in zip(p.squares, (COLOURS[2], COLOURS[8], COLOURS[6])):
+                ax.add_patch(Rectangle((p.centre[1] - r - 0.5, p.centre[0] - r - 0.5), 2 * r + 1, 2 * r + 1,
+                                       fill=False, ec=colour, lw=1.6,
+                                       label=f"{fraction:.0%} of the gradient: {2 * r + 1}×{2 * r + 1}"))
+            ax.plot([p.centre[1]], [p.centre[0]], "+", color="#ffffff", markersize=9, mew=1.6)
+            h, w = p.share.shape
+            ax.set_xlim(min(left, 0) - 1, max(right, w - 1) + 1)
+            ax.set_ylim(max(bottom, h - 1) + 1, min(top_row, 0) - 1)
+            ax.set_title(p.title)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="share of |gradient|")
+        fig.tight_layout(pad=0.5)
+        _save_figure(fig, path)
+
+
 def png_size(path: Path) -> tuple[int, int]:
     """(width, height) from the PNG header, without decoding the image."""
     with open(path, "rb") as f:

@@ -86,3 +86,16 @@ def test_colour_pairs_wrap_into_rows(tmp_path):
     figures.colour_pairs(tmp_path / "two.png", pairs)
     (w1, h1), (w2, h2) = figures.png_size(tmp_path / "one.png"), figures.png_size(tmp_path / "two.png")
     assert abs(w1 - w2) < 20 and h2 > 1.6 * h1
+
+
+def test_gradient_maps_draw_one_panel_per_network_and_show_a_field_past_the_image(tmp_path):
+    share = np.zeros((16, 16))
+    share[6:11, 6:11] = 1 / 25
+    panel = figures.HeatPanel("net", share, (8, 8), (-3, 18, -3, 18), ((0.5, 1), (0.9, 2)))
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    figures.gradient_maps(one, [panel])
+    figures.gradient_maps(two, [panel, panel])
+    (w1, h1), (w2, h2) = figures.png_size(one), figures.png_size(two)
+    assert w2 > 1.8 * w1 and abs(h2 - h1) < 5
+    dashed = (pixels(one) == 255).all(axis=2)  # white: the receptive field's outline, and the page
+    assert dashed.any()

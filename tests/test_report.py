@@ -490,16 +490,25 @@ def test_layer_order_table_shows_identical_outputs(built):
 def test_large_inputs_figures_table_and_receptive_field(built):
     found = analysis_of(built)
     body = section(built.page(), "q6-3")
-    assert images_in(body) == ["img/q6-3-horses.png", "img/q6-3-photos.png"]
+    assert images_in(body) == ["img/q6-3-horses.png", "img/q6-3-photos.png", "img/receptive-field.png"]
     width, height = png_size(built.html / "img" / "q6-3-photos.png")
     assert width > 4 * 256 and height > 4 * 256  # four columns, two photos at two sizes
-    rows = parse(body).cells["q6-3"][1:]
+    cells = parse(body).cells["q6-3"]
+    rows = cells[1:6]
     assert [(r[0], r[1]) for r in rows] == [("horses", "32×32"), ("horses", "64×64"), ("horses", "128×128"),
                                             ("photos", "128×128"), ("photos", "256×256")]
     assert rows[4][3] == f"{found['large']['photos_256']['acc_direct']:.1f}%"
-    rf = int(found["receptive_field"]["p3_unet"])
-    assert f"p3_unet {rf}×{rf} pixels" in body
-    assert f"{rf}×{rf} pixels" in body[body.index('class="answer'):]
+    rf = found["receptive_field"]["p3_unet"]
+    low, high = rf["theory_min"], rf["theory"]
+    assert (low, high) == (min(rf["measured"]["widths"]), max(rf["measured"]["widths"]))
+    assert f"p3_unet {low}–{high} pixels wide and high, exactly as derived" in body
+    summary = next(r for r in cells if r[0] == "p3_unet (UNet)")
+    assert summary[2] == summary[3] == f"{low}–{high}" and summary[1] == f"{rf['standard']:g}"
+    assert ["finalconv", "concatenation of upconv2 + input"] in [r[:2] for r in cells]  # the skip, followed
+    assert "img/receptive-field.png" in body
+    answer = " ".join(body[body.index('class="answer'):].split())
+    assert f"receptive field is {low} to {high} pixels wide" in answer
+    assert "backpropagating from every position of that block gives exactly these sizes" in answer
 
 
 def test_sweep_table_and_plot(built):
