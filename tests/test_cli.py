@@ -40,6 +40,7 @@ def test_list_run_results(tiny_experiments):
     doc = json.loads(res.stdout)
     assert doc["cached"] is True and len(doc["history"]) == 2
     assert set(doc["history"][0]) >= {"train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds"}
+    assert cli(tiny_experiments, "run", "tiny_reg", "--set", "epochs=1").returncode == 0
     other = json.loads(cli(tiny_experiments, "results", "tiny_reg", "--set", "epochs=1", "--json").stdout)
     assert len(other["history"]) == 1 and other["fingerprint"] != doc["fingerprint"]
     listing = cli(tiny_experiments, "list").stdout
@@ -76,8 +77,10 @@ def test_real_data_quick_run(tmp_path):
     (root / "experiments").mkdir()
     (root / "experiments" / "one.toml").write_text(
         '[[experiment]]\nname = "p3_unet"\nmodel = "UNet"\ntask = "colourization"\n')
-    proc = cli(root, "results", "p3_unet", "--quick", "--set", "epochs=1", "--json",
-               env={"PA3_DATA": REAL_DATA, "PA3_PALETTE": ""})
+    env = {"PA3_DATA": REAL_DATA, "PA3_PALETTE": ""}
+    trained = cli(root, "run", "p3_unet", "--quick", "--set", "epochs=1", env=env)
+    assert trained.returncode == 0, trained.stderr
+    proc = cli(root, "results", "p3_unet", "--quick", "--set", "epochs=1", "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["quick"] is True and len(doc["history"]) == 1
