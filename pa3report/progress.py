@@ -103,9 +103,9 @@ def duration(seconds: float) -> str:
     s = max(0, int(round(seconds)))
     if s < 60:
         return f"{s} s"
-    if s < 3600:
-        return f"{round(s / 60)} min"
     h, m = divmod(round(s / 60), 60)
+    if not h:
+        return f"{m} min"
     return f"{h} h {m} min" if m else f"{h} h"
 
 
