@@ -87,3 +87,20 @@ def test_real_data_quick_run(tmp_path):
     # One epoch on 1000 real horses already beats guessing uniformly over 24 colours.
     assert doc["final"]["train_loss"] < math.log(24)
     assert 0.0 < doc["final"]["val_acc"] < 100.0
+
+
+def test_list_columns_line_up_whatever_the_widths(tiny_experiments, capsys):
+    from .conftest import run_cli
+
+    (tiny_experiments / "experiments" / "wide.toml").write_text(
+        '[[experiment]]\nname = "a_rather_long_experiment_name_x"\nmodel = "CNN"\ntask = "colourization"\n'
+        'questions = ["1.1", "1.2", "1.3", "1.4", "1.5"]\nepochs = 150\n')
+    code, out, _ = run_cli(capsys, tiny_experiments, "list")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 5
+    header = lines[0]
+    for column in ("questions", "model", "task", "status"):
+        at = header.index(column)
+        assert all(line[at - 1] == " " and line[at] != " " for line in lines[1:]), (column, out)
+    end = header.index("epochs") + len("epochs")
+    assert all(line[end - 1].isdigit() for line in lines[1:]), out
