@@ -46,6 +46,7 @@ help:
 	@echo "make test                the test suite"
 	@echo "make bench               time the training engine (benchmarks/bench.py)"
 	@echo "make clean               remove the report and figures (keeps trained runs)"
+	@echo "make help                this list"
 	@echo "options:"
 	@echo "  PA3_DATA=path           CIFAR-10 (folder or archive); remembered after the first use"
 	@echo "  PA3_BUILD=path          where results go (default build/), e.g. a mounted drive"

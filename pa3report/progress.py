@@ -157,7 +157,7 @@ class Overall:
             self._start = time.monotonic()
             if self.enabled and self.total_runs and self._bar is None:
                 self._bar = tqdm(total=max(self.total, 1e-9), file=self.file or sys.stderr,
-                                 bar_format="{desc} {percentage:3.0f}%|{bar}| {postfix}", desc="training",
+                                 bar_format="training {percentage:3.0f}%|{bar}| {desc}",
                                  dynamic_ncols=True, leave=True)
                 self._ticker = threading.Thread(target=self._tick, daemon=True)
                 self._ticker.start()
@@ -233,15 +233,15 @@ class Overall:
         now = ", ".join(f"{self._names[t]} epoch {self._at[t]}/{self._epochs[t]}" for t in active[:3])
         more = f" +{len(active) - 3}" if len(active) > 3 else ""
         left = "done" if self.finished >= self.total_runs else f"about {duration(self.remaining())} left"
-        return (f"{self.finished} of {self.total_runs} runs · {clock(self.elapsed())} elapsed · {left}"
-                + (f" · {now}{more}" if now else ""))
+        return (f"{self.finished} of {self.total_runs} runs, {clock(self.elapsed())} elapsed, {left}"
+                + (f"; {now}{more}" if now else ""))
 
     def _refresh(self) -> None:
         if self._bar is None:
             return
         self._bar.total = max(self.total, 1e-9)
         self._bar.n = min(self.work_done, self._bar.total)
-        self._bar.set_postfix_str(self.status(), refresh=False)
+        self._bar.set_description_str(self.status(), refresh=False)
         self._bar.refresh()
 
     def _tick(self) -> None:

@@ -68,3 +68,23 @@ def test_pyproject_declares_what_the_code_imports():
         assert package in deps, package
     scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"pa3report": "pa3report.cli:main"}
+
+
+def test_make_help_lists_every_target_and_option():
+    import re
+    import shutil
+
+    if not shutil.which("make"):
+        return
+    makefile = (PROJECT / "Makefile").read_text()
+    targets = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    options = ["PA3_DATA", "PA3_BUILD", "QUICK", "JOBS", "EXP", "NAME", "SURNAME", "VENV", "SYSTEM_SITE",
+               "PYTHON", "PIP_FLAGS"]
+    for var in re.findall(r"^([A-Z_0-9]+) \?=", makefile, re.M):
+        assert var in options, f"{var} is an option of the Makefile but not checked here"
+    text = subprocess.run(["make", "-s", "-C", str(PROJECT), "help"], capture_output=True, text=True,
+                          timeout=60).stdout
+    for target in targets:
+        assert f"make {target}" in text, target
+    for option in options:
+        assert f"{option}=" in text, option
