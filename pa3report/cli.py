@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__, config
 from .errors import UserError
 from .hostmem import keep_freed_memory
-from .progress import Estimator, Overall, duration
+from .progress import Estimator, Overall, duration, end_steps
 from .runner import Diverged, Paths, Runner, device_name, load_inputs, specs_for, summary_line
 
 
@@ -306,9 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
+        end_steps()  # an unfinished "step ..." line: the message starts a line of its own
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
+        end_steps()
         if exc.errno not in _DISK_ERRORS:
             raise
         # A full disk or a folder without write permission: the user's to fix, not a bug.
@@ -317,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
               "already saved are kept.", file=sys.stderr)
         return UserError.exit_code
     except KeyboardInterrupt:
+        end_steps()
         print("\ninterrupted: finished epochs are checkpointed; run the same command again to "
               "resume.", file=sys.stderr)
         return 130

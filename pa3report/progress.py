@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 from tqdm import tqdm
 
@@ -250,19 +250,44 @@ class Overall:
                 self._refresh()
 
 
-@contextlib.contextmanager
-def step(label: str, enabled: bool | None = None, file: IO[str] | None = None) -> Iterator[None]:
-    """'label ...' then 'done (3.2 s)' on a terminal, for a step with no bar of its own."""
+_open_step: list[IO[str]] = []  # the stream of a step line waiting for its "done"
+
+
+def begin(label: str, enabled: bool | None = None, file: IO[str] | None = None) -> Callable[[], None]:
+    """Print 'label ...' on a terminal; the returned function appends 'done (3.2 s)'.
+
+    For a step with no bar of its own (the analysis, the page). A function rather than a
+    context manager so the step can be marked around existing code without indenting it.
+    """
     show = interactive() if enabled is None else enabled
     out = file or sys.stderr
     start = time.perf_counter()
-    if show:
-        print(f"{label} ...", end="", file=out, flush=True)
+    if not show:
+        return lambda: None
+    print(f"{label} ...", end="", file=out, flush=True)
+    _open_step.append(out)
+
+    def finish() -> None:
+        if out in _open_step:
+            _open_step.remove(out)
+            print(f" done ({time.perf_counter() - start:.1f} s)", file=out, flush=True)
+
+    return finish
+
+
+def end_steps() -> None:
+    """End unfinished step lines, so an error message starts on a line of its own."""
+    while _open_step:
+        print(file=_open_step.pop(), flush=True)
+
+
+@contextlib.contextmanager
+def step(label: str, enabled: bool | None = None, file: IO[str] | None = None) -> Iterator[None]:
+    """begin() as a context manager."""
+    finish = begin(label, enabled, file)
     try:
         yield
     except BaseException:
-        if show:
-            print(" stopped", file=out, flush=True)
+        end_steps()
         raise
-    if show:
-        print(f" done ({time.perf_counter() - start:.1f} s)", file=out, flush=True)
+    finish()

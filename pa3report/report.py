@@ -32,7 +32,7 @@ from .errors import UserError
 from .evidence import EvidenceBuilder, FigureMaker, RunInfo, collect_facts, compute_seconds, seconds_text
 from .measures import measure
 from .outline import PROBLEMS, questions
-from .progress import Estimator, Overall, step
+from .progress import Estimator, Overall, begin
 from .runner import Diverged, Inputs, Paths, Runner, device_name, load_inputs, specs_for, summary_line
 from .store import SHORT, Store, atomic_write
 
@@ -287,14 +287,15 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student()) -> Re
     if not (templates / TEMPLATE).is_file():
         raise UserError(f"{templates / TEMPLATE} is missing; the report template ships with the project.")
     maker = FigureMaker(paths.build / "figures")
-    with step("analysis: measuring the trained networks"):
-        measured = measure(gathered.runs, gathered.inputs, gathered.palette, paths.build)
-    with step("report: figures, answers and the page"):
-        builder = EvidenceBuilder(gathered.runs, gathered.palette, maker, measured)
-        answers = render_answers(paths.root / "answers", answer_context(gathered, builder))
-        context = build_context(gathered, answers, builder, student)
-        env = _environment(templates)
-        page = env.get_template(TEMPLATE).render(**context)
+    finish = begin("analysis: measuring the trained networks")
+    measured = measure(gathered.runs, gathered.inputs, gathered.palette, paths.build)
+    finish()
+    finish = begin("report: figures, answers and the page")
+    builder = EvidenceBuilder(gathered.runs, gathered.palette, maker, measured)
+    answers = render_answers(paths.root / "answers", answer_context(gathered, builder))
+    context = build_context(gathered, answers, builder, student)
+    env = _environment(templates)
+    page = env.get_template(TEMPLATE).render(**context)
 
     paths.build.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".html-new-", dir=paths.build))
@@ -325,6 +326,7 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student()) -> Re
              "fingerprints": {n: r.fingerprint for n, r in gathered.runs.items()},
              "files": used_files(paths, gathered, maker)}
     atomic_write(paths.build / STATE_FILE, json.dumps(state, indent=2, sort_keys=True).encode())
+    finish()
     return Rendered(html_dir(paths) / "index.html", len(maker.files), maker.drawn, time.perf_counter() - start,
                     gathered.quick, tuple(gathered.missing), tuple(context["unanswered"]),
                     tuple(sorted(gathered.failures)))

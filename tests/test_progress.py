@@ -10,7 +10,7 @@ import torch
 
 from pa3report import config
 from pa3report.config import Experiment, RunSpec
-from pa3report.progress import DEFAULT_CPU, Estimator, Overall, Record, clock, duration, step
+from pa3report.progress import DEFAULT_CPU, Estimator, Overall, Record, begin, clock, duration, end_steps, step
 from pa3report.runner import Paths, Runner, load_inputs
 
 CPU = torch.device("cpu")
@@ -116,7 +116,19 @@ def test_step_says_what_runs_and_how_long():
     out = io.StringIO()
     with step("analysis: measuring", enabled=True, file=out):
         pass
-    assert re.fullmatch(r"analysis: measuring \.\.\. done \(\d+\.\d s\)\n", out.getvalue())
+    finish = begin("report: the page", enabled=True, file=out)
+    finish()
+    finish()  # once only
+    assert re.fullmatch(r"analysis: measuring \.\.\. done \(\d+\.\d s\)\n"
+                        r"report: the page \.\.\. done \(\d+\.\d s\)\n", out.getvalue())
+
+
+def test_an_error_inside_a_step_starts_on_a_line_of_its_own():
+    out = io.StringIO()
+    begin("analysis: measuring", enabled=True, file=out)
+    end_steps()
+    print("error: something", file=out)
+    assert out.getvalue() == "analysis: measuring ...\nerror: something\n"
 
 
 class Recorder:
