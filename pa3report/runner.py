@@ -183,10 +183,13 @@ class Runner:
         return self.store.load(spec.name, self.fingerprint(spec), report=report)
 
     def status(self, spec: RunSpec) -> str:
+        """cached, damaged, missing, or stale (only results of other code, data or settings)."""
         stored = self.store.fingerprints(spec.name)
         if self.fingerprint(spec)[:SHORT] in stored:
             return "cached" if self.cached(spec, report=False) else "damaged"
-        return "stale" if stored else "missing"
+        # the --quick preview of a full run (or the other way round) is not a stale result
+        other = self.fingerprint(dataclasses.replace(spec, quick=not spec.quick))[:SHORT]
+        return "stale" if set(stored) - {other} else "missing"
 
     def task_data(self, spec: RunSpec) -> TaskData:
         e = spec.experiment
