@@ -100,7 +100,7 @@ def test_quick_has_its_own_fingerprint(tiny_experiments):
     assert runner.fingerprint(full) != runner.fingerprint(quick)
     (q,) = runner.run([quick])
     assert q.result.meta["quick"] is True and len(q.result.history) == 2
-    assert runner.status(full) == "stale"
+    assert runner.status(full) == "missing"  # a preview is not an old result of the full run
 
 
 def test_force_retrains(tiny_experiments):
