@@ -48,3 +48,17 @@ def test_gpu_script_says_when_the_list_does_not_fit(tiny_experiments, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = (out / "summary.txt").read_text()
     assert "did not fit" in summary and "NOTE: only 0 of 3 runs fitted" in summary
+
+
+def test_gpu_script_runs_the_bench_with_the_installed_python(tmp_path):
+    if not shutil.which("make"):
+        pytest.skip("needs make")
+    proc = subprocess.run(["make", "-n", "-C", str(PROJECT), "bench", "VENV=", "PYTHON=/opt/py/bin/python3",
+                           "PIP_FLAGS=--no-deps --no-build-isolation"], capture_output=True, text=True, timeout=60)
+    lines = proc.stdout.splitlines()
+    assert "/opt/py/bin/python3 benchmarks/bench.py" in lines
+    install = [l for l in lines if "pip install" in l]
+    assert not install or "--no-deps --no-build-isolation -e" in install[0]
+    script = (PROJECT / "benchmarks" / "gpu.sh").read_text()
+    assert 'pip install -q --no-deps --no-build-isolation -e .' in script
+    assert "make bench VENV= PYTHON=" in script
