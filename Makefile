@@ -1,12 +1,27 @@
-# pa3report: `make report` builds everything; `make test` checks the tool.
+# pa3report: `make report` builds everything; `make test` checks the tool; `make help` lists it all.
 PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.pa3report-installed
+# VENV=.venv: a private virtual environment, made on first use (downloads PyTorch, ~3 GB).
+# VENV= (empty): use $(PYTHON) as it is, e.g. on Colab or a GPU machine that has torch already.
+VENV ?= .venv
+# SYSTEM_SITE=1: make .venv with --system-site-packages, so a torch installed on the machine is reused.
+SYSTEM_SITE ?=
+# Extra pip flags, e.g. PIP_FLAGS="--no-deps --no-build-isolation" on a machine without network.
+PIP_FLAGS ?=
 
-# Options: PA3_DATA=path  QUICK=1  EXP=name  JOBS=n  NAME=.. SURNAME=..
+ifeq ($(strip $(VENV)),)
+PY    := $(PYTHON)
+STAMP := .pa3report-installed
+else
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.pa3report-installed
+endif
+
+# Options: PA3_DATA=path PA3_BUILD=path QUICK=1 EXP=name JOBS=n NAME=.. SURNAME=..
 ifdef PA3_DATA
 export PA3_DATA
+endif
+ifdef PA3_BUILD
+export PA3_BUILD
 endif
 ifdef NAME
 export PA3_NAME := $(NAME)
@@ -17,22 +32,40 @@ endif
 QUICK_FLAG := $(if $(filter 1 yes true,$(QUICK)),--quick,)
 JOBS ?= 1
 
-.PHONY: report run runs list check test bench zip clean help
+.PHONY: report run runs list check test bench zip prune clean help
 
 help:
-	@echo "make report              run what is not cached, then build build/html/"
+	@echo "make report              train what is not cached, then write build/html/index.html"
+	@echo "make report QUICK=1      a preview in minutes: 2 epochs on 1,000 images (start here)"
+	@echo "make runs                train what is not cached, without the report"
 	@echo "make run EXP=name        retrain one experiment"
 	@echo "make list                experiments and their cache status"
 	@echo "make check               unanswered questions and broken answers"
+	@echo "make zip NAME=.. SURNAME=..  the submission zip (needs the full report)"
+	@echo "make prune               remove cached results the current list and code no longer produce"
 	@echo "make test                the test suite"
-	@echo "make zip NAME=.. SURNAME=..  the submission zip"
-	@echo "options: PA3_DATA=path QUICK=1 NAME=.. SURNAME=.. (shown in the report header)"
+	@echo "make bench               time the training engine (benchmarks/bench.py)"
+	@echo "make clean               remove the report and figures (keeps trained runs)"
+	@echo "make help                this list"
+	@echo "options:"
+	@echo "  PA3_DATA=path           CIFAR-10 (folder or archive); remembered after the first use"
+	@echo "  PA3_BUILD=path          where results go (default build/), e.g. a mounted drive"
+	@echo "  QUICK=1                 preview runs (cached separately)"
+	@echo "  JOBS=n                  train n runs at once (for machines with many cores)"
+	@echo "  EXP=name                the experiment of make run"
+	@echo "  NAME=.. SURNAME=..      the student, shown in the report header and the zip's name"
+	@echo "  VENV=                   use PYTHON as it is, no virtual environment (Colab, GPU box)"
+	@echo "  SYSTEM_SITE=1           let .venv see the machine's packages (reuse its torch)"
+	@echo "  PYTHON=python3.x        the interpreter (3.10 to 3.13)"
+	@echo "  PIP_FLAGS=..            extra pip flags, e.g. \"--no-deps --no-build-isolation\" offline"
 
-# The virtual environment is made once; editing pyproject.toml reinstalls.
+# The environment is set up once; editing pyproject.toml installs again.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+ifneq ($(strip $(VENV)),)
+	test -x $(PY) || $(PYTHON) -m venv $(if $(filter 1 yes true,$(SYSTEM_SITE)),--system-site-packages,) $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+endif
+	$(PY) -m pip install -q $(PIP_FLAGS) -e '.[dev]'
 	touch $@
 
 runs: $(STAMP)
@@ -55,6 +88,9 @@ zip: $(STAMP)
 
 list: $(STAMP)
 	$(PY) -m pa3report list $(QUICK_FLAG)
+
+prune: $(STAMP)
+	$(PY) -m pa3report prune
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import shutil
@@ -38,6 +39,8 @@ BATCH_MD5 = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
 }
 HORSE = 7
+# Where a PA3_DATA folder was last found, under the data cache: later commands need no PA3_DATA.
+LOCATION_FILE = "location.json"
 
 
 # --------------------------------------------------------------------------- locating
@@ -81,8 +84,44 @@ def _extract_verified(archive: Path, dest: Path) -> Path:
     return target
 
 
+def remembered(cache: Path) -> Path | None:
+    """The data folder a previous command was given, if it still holds the batch files."""
+    folder = remembered_path(cache)
+    if folder is None:
+        return None
+    if all((folder / n).is_file() for n in (*TRAIN_FILES, TEST_FILE)):
+        return folder
+    print(f"warning: the data folder used before, {folder}, is gone or incomplete; set PA3_DATA "
+          "again.", file=sys.stderr)
+    return None
+
+
+def remember(cache: Path, folder: Path) -> None:
+    """Note a data folder outside the cache once its files were read, for later commands.
+
+    Best effort: a read-only build folder only means PA3_DATA is needed every time.
+    """
+    from .store import atomic_write
+
+    folder = folder.resolve()
+    if folder == (cache / BATCH_DIR).resolve() or remembered_path(cache) == folder:
+        return
+    try:
+        atomic_write(cache / LOCATION_FILE, json.dumps({"folder": str(folder)}).encode())
+    except OSError:
+        pass
+
+
+def remembered_path(cache: Path) -> Path | None:
+    try:
+        return Path(json.loads((cache / LOCATION_FILE).read_text(encoding="utf-8"))["folder"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def locate(cache: Path, env: dict[str, str] | None = None, download: bool = True) -> Path:
-    """The folder holding the batch files: PA3_DATA, then the cache, then a download."""
+    """The folder holding the batch files: PA3_DATA, then the cache, then the folder a
+    previous command was given (see `remember`), then a download."""
     env = os.environ if env is None else env
     given = env.get("PA3_DATA", "").strip()
     if given:
@@ -105,6 +144,9 @@ def locate(cache: Path, env: dict[str, str] | None = None, download: bool = True
     if cached.is_dir():
         _require_files(cached, "the data cache")
         return cached
+    before = remembered(cache)
+    if before is not None:
+        return before
     if not download or env.get("PA3_OFFLINE", "") not in ("", "0"):
         raise _offline_error(cache, "no PA3_DATA, nothing in the cache, and downloading is off")
     from torchvision.datasets.utils import download_url

@@ -6,13 +6,15 @@ import argparse
 import errno
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
-from . import config
+from . import __version__, config
 from .errors import UserError
 from .hostmem import keep_freed_memory
-from .runner import Paths, Runner, load_inputs, specs_for, summary_line
+from .progress import Estimator, Overall, duration, end_steps
+from .runner import Diverged, Paths, Runner, device_name, load_inputs, specs_for, summary_line
 
 
 def _paths(args: argparse.Namespace) -> Paths:
@@ -34,7 +36,22 @@ def _selected(args: argparse.Namespace) -> list[config.Experiment]:
 
 def _runner(args: argparse.Namespace) -> Runner:
     paths = _paths(args)
-    return Runner(paths, load_inputs(paths), show_progress=None)
+    # the overall bar (progress.Overall) replaces training's own per-run bars
+    return Runner(paths, load_inputs(paths), show_progress=False)
+
+
+def table(rows: list[dict[str, object]], right: tuple[str, ...] = ()) -> str:
+    """Rows as columns that line up whatever the widths: text to the left, `right` numbers right."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).astype(str)
+    widths = {c: max(len(c), int(frame[c].str.len().max())) for c in frame.columns}
+
+    def line(values: list[str]) -> str:
+        cells = [v.rjust(widths[c]) if c in right else v.ljust(widths[c]) for c, v in zip(frame.columns, values)]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(list(frame.columns)), *(line(list(r)) for r in frame.itertuples(index=False))])
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -45,31 +62,59 @@ def cmd_list(args: argparse.Namespace) -> int:
     except UserError as exc:
         print(f"note: statuses unknown until the data is found ({exc})", file=sys.stderr)
         runner = None
-    print(f"{'name':<24} {'questions':<14} {'model':<14} {'task':<17} {'epochs':>6} {'batch':>5}  status")
+    rows = []
     for spec in specs_for(experiments, args.quick):
         e = spec.experiment
-        status = runner.status(spec) if runner else "unknown"
-        print(f"{e.name:<24} {','.join(e.questions):<14} {e.model:<14} {e.task:<17} "
-              f"{spec.epochs:>6} {e.batch_size:>5}  {status}")
+        rows.append({"name": e.name, "questions": ",".join(e.questions) or "-", "model": e.model,
+                     "task": e.task, "epochs": spec.epochs, "batch": e.batch_size,
+                     "status": runner.status(spec) if runner else "unknown"})
+    print(table(rows, right=("epochs", "batch")))
     return 0
+
+
+def _failed(failures: list[Diverged]) -> int:
+    """Diverged runs as one `error:` line each; exit 2 when there are any."""
+    for exc in failures:
+        print(f"error: {exc}", file=sys.stderr)
+    return UserError.exit_code if failures else 0
+
+
+def _overall(runner: Runner) -> Overall:
+    return Overall(Estimator.from_build(runner.paths.build, device_name(runner.device)))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     experiments = _selected(args)
     runner = _runner(args)
+    bar = _overall(runner)
+    failures: list[Diverged] = []
     runner.run(specs_for(experiments, args.quick), force=args.force, jobs=args.jobs,
-               on_outcome=lambda outcome: print(summary_line(outcome), flush=True))
-    return 0
+               on_outcome=lambda outcome: bar.write(summary_line(outcome)), progress=bar,
+               on_failure=failures.append)
+    return _failed(failures)
+
+
+def _run_command(spec: config.RunSpec, args: argparse.Namespace) -> str:
+    parts = ["python -m pa3report run", shlex.quote(spec.name)]
+    parts += [f"--set {shlex.quote(item)}" for item in (getattr(args, "set", None) or [])]
+    return " ".join(parts + (["--quick"] if spec.quick else []))
 
 
 def cmd_results(args: argparse.Namespace) -> int:
+    """Read a result from the cache; never trains (a read should not cost 25 epochs)."""
     experiments = _selected(args)
     runner = _runner(args)
     out = {}
-    for outcome in runner.run(specs_for(experiments, args.quick)):
-        r = outcome.result
-        out[outcome.spec.name] = {
-            "fingerprint": r.fingerprint, "quick": outcome.spec.quick, "cached": outcome.how == "cached",
+    for spec in specs_for(experiments, args.quick):
+        r = runner.cached(spec)
+        if r is None:
+            guess = Estimator.from_build(runner.paths.build, device_name(runner.device)).seconds(spec)
+            raise UserError(
+                f"{spec.name} is not cached with these settings (fingerprint {runner.fingerprint(spec)[:16]}); "
+                f"`results` only reads the cache. Train it with `{_run_command(spec, args)}` "
+                f"(about {duration(guess)} here), then ask again.")
+        out[spec.name] = {
+            "fingerprint": r.fingerprint, "quick": spec.quick, "cached": True,
             "config": r.meta["experiment"], "final": r.final,
             "history": r.history.to_dict(orient="records"),
             "seconds": r.meta["seconds"], "device": r.meta["device"],
@@ -90,15 +135,47 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import gather, render
 
     paths = _paths(args)
-    gathered = gather(paths, args.quick, run_missing=not args.no_run, jobs=args.jobs)
+    gathered = gather(paths, args.quick, run_missing=not args.no_run, jobs=args.jobs,
+                      missing_data_ok=args.no_run)
     done = render(paths, gathered, _student(args))
     print(f"report: {done.index} ({done.figures} figures, {done.drawn} drawn, {done.seconds:.1f} s)")
     if done.quick:
         print("note: this is a --quick preview; `make report` builds the full one.")
-    if done.missing:
-        print(f"note: not run yet: {', '.join(done.missing)}")
+    not_run = [n for n in done.missing if n not in done.failed]
+    if not_run:
+        print(f"note: not run yet: {', '.join(not_run)}")
     if done.unanswered:
         print(f"note: {len(done.unanswered)} question(s) unanswered or broken; `make check` lists them.")
+    # the page is written and marks them; the exit status still says something failed
+    reasons = dict.fromkeys(gathered.failures[n] for n in done.failed)  # one per trajectory
+    return _failed([Diverged(r) for r in reasons])
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Remove results, checkpoints, figures and analysis the current list and code do not produce."""
+    from . import prune
+
+    paths = _paths(args)
+    todo = prune.plan(paths)
+    verb = "would free" if args.dry_run else "freed"
+    for path, what in todo.remove.items():
+        if what.startswith(("run ", "checkpoint ")):
+            print(f"{'would remove' if args.dry_run else 'removing'} {what}  "
+                  f"({prune.megabytes(prune.size(path))})")
+    counts: dict[str, int] = {}
+    for what in todo.remove.values():
+        kind = what.split(" ", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    total = todo.bytes()
+    freed = total if args.dry_run else prune.apply(paths, todo)
+    for note in todo.notes:
+        print(f"note: {note}")
+    for path in todo.busy:
+        print(f"note: {path} kept: its training is running now")
+    summary = ", ".join(f"{n} {kind}{'s' if n > 1 and not kind.endswith('s') else ''}"
+                        for kind, n in counts.items()) or "nothing"
+    print(f"prune: {verb} {prune.megabytes(freed)} ({summary}); kept {todo.kept} current result(s) "
+          f"under {paths.build}.")
     return 0
 
 
@@ -159,9 +236,11 @@ def cmd_zip(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pa3report", description=(
+    prog = "pa3report" if Path(sys.argv[0]).name == "pa3report" else "python -m pa3report"
+    parser = argparse.ArgumentParser(prog=prog, description=(
         "Run the experiments of the CNN colourization / super-resolution practical, cache "
         "their results and build the report."))
+    parser.add_argument("--version", action="version", version=f"pa3report {__version__}")
     parser.add_argument("--root", default=os.getcwd(), help="project folder (default: current)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -185,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("results", help="final metrics and per-epoch history of one configuration")
+    p = sub.add_parser("results", help="final metrics and per-epoch history of one cached configuration "
+                                       "(never trains; `run` does)")
     p.add_argument("names", nargs=1, metavar="NAME")
     p.add_argument("--json", action="store_true", help="print JSON (the only format)")
     common(p)
@@ -209,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=False, default=None, help="student's first name")
     p.add_argument("--surname", required=False, default=None, help="student's surname")
     p.set_defaults(func=cmd_zip)
+
+    p = sub.add_parser("prune", help="remove cached runs, checkpoints, figures and analysis that the "
+                                     "current experiment list and code no longer produce")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    p.set_defaults(func=cmd_prune)
     return parser
 
 
@@ -221,9 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
+        end_steps()  # an unfinished "step ..." line: the message starts a line of its own
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
+        end_steps()
         if exc.errno not in _DISK_ERRORS:
             raise
         # A full disk or a folder without write permission: the user's to fix, not a bug.
@@ -232,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
               "already saved are kept.", file=sys.stderr)
         return UserError.exit_code
     except KeyboardInterrupt:
+        end_steps()
         print("\ninterrupted: finished epochs are checkpointed; run the same command again to "
               "resume.", file=sys.stderr)
         return 130

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import UserError, closest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, published as tomli
+    import tomli as tomllib  # type: ignore[no-redef]
 
 MODELS = ("RegressionCNN", "CNN", "UNet")
 OPTIMIZERS = ("adam", "sgd")

@@ -32,23 +32,28 @@ NOTES_FILE = "notes.txt"
 README_TEMPLATE = "README.txt.j2"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 MAX_BYTES = 10 * 1024 * 1024
-_NAME_RE = re.compile(r"^[a-z]+(?:-[a-z]+)*$")
 _SPECIAL = str.maketrans({"ı": "i", "ß": "ss", "ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
                           "þ": "th"})
+_APOSTROPHES = "'’ʼ`´"
 
 
 def clean_name(raw: str | None, what: str) -> str:
-    """Lower-case letters and hyphens only ('Çelik' -> 'celik', 'van der Berg' -> 'van-der-berg')."""
+    """The name as it can go into a file name: ASCII letters, digits and hyphens.
+
+    'Çelik' -> 'celik', 'van der Berg' -> 'van-der-berg', "O'Neil" -> 'oneil',
+    'Jean-Luc' -> 'jean-luc'. The report's header keeps the name as written.
+    """
     if raw is None or not raw.strip():
         raise UserError(f"The {what} is missing. Give it as `make zip NAME=ada SURNAME=lovelace` "
                         f"(or --name/--surname); the zip is named name-surname-pa3.zip.")
     text = raw.strip().lower().translate(_SPECIAL)
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = re.sub(r"[\s_]+", "-", text)
-    if not _NAME_RE.match(text):
-        raise UserError(f"{what} {raw!r}: use letters (and hyphens between words) only; it becomes "
-                        "part of the zip's file name.")
-    return text
+    text = "".join(c for c in text if c not in _APOSTROPHES)
+    text = re.sub(r"[^a-z0-9]+", "-", text.encode("ascii", "ignore").decode()).strip("-")
+    if not re.search("[a-z]", text):
+        raise UserError(f"{what} {raw!r}: no Latin letters to name the zip file with; give the "
+                        "name in Latin letters (the zip is named name-surname-pa3.zip).")
+    return text[:64].strip("-")
 
 
 def zip_name(name: str, surname: str) -> str:

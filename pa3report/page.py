@@ -94,6 +94,7 @@ class Page:
     maker: FigureMaker
     measured: dict[str, Any] = field(default_factory=dict)
     has_data: bool = True
+    analysis_files: list[str] = field(default_factory=list)  # the measurement caches it read
     _arch: dict[tuple, Architecture] = field(default_factory=dict, repr=False)
 
     def tagged(self, tags: Sequence[str], sort: str | None = None) -> list[RunInfo]:
@@ -105,7 +106,11 @@ class Page:
         if not runs:
             return [], [note(f"No experiment in the list is tagged with question {', '.join(tags)}; "
                              "add one to experiments/*.toml to get this evidence.")]
-        return [r for r in runs if r.available], pending([r.name for r in runs if not r.available])
+        failed = [r.name for r in runs if r.how == "failed"]
+        items = pending([r.name for r in runs if not r.available and r.how != "failed"])
+        if failed:
+            items.append(note(f"Training diverged (non-finite loss), so there is no result for: {', '.join(failed)}."))
+        return [r for r in runs if r.available], items
 
     def architecture(self, e: Experiment) -> Architecture:
         """The introspected architecture of an experiment's network (cached beside the figures)."""

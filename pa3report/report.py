@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from . import __version__
-from . import cifar, evidence, measurements, seeds
+from . import evidence, measurements, seeds
 from .answers import FINAL_FIELDS, OVERVIEW, Answer, RunTable, RunView, render_answers
 from .config import QUESTIONS, RunSpec, load_experiments
+from .data import NUM_COLOURS
 from .errors import UserError
 from .evidence.resolution import sr_shapes
 from .fields import Fields
@@ -35,7 +36,8 @@ from .formats import duration
 from .fsutil import atomic_write, swap_in
 from .outline import PROBLEMS, Problem, kinds
 from .page import FigureMaker, Page
-from .runner import Inputs, Paths, Runner, load_inputs, palette_path, specs_for, summary_line
+from .progress import Estimator, Overall, begin
+from .runner import Diverged, Inputs, Paths, Runner, device_name, load_inputs, specs_for, summary_line
 from .runs import RunInfo, training_seconds
 from .store import SHORT, Store
 
@@ -71,9 +73,11 @@ class Gathered:
     palette: np.ndarray
     quick: bool
     inputs: Inputs | None = None  # the data (images load lazily); None when none was found
+    failures: dict[str, str] = field(default_factory=dict)  # run -> why it failed (diverged)
 
     @property
     def missing(self) -> list[str]:
+        """Runs without a result: not run yet, or failed."""
         return [n for n, r in self.runs.items() if not r.available]
 
 
@@ -81,29 +85,48 @@ class Gathered:
 
 
 def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_missing: bool = True,
-           show_progress: bool | None = None, jobs: int = 1) -> Gathered:
-    """Results of every experiment, training the missing ones when run_missing is set."""
+           show_progress: bool | None = None, jobs: int = 1, missing_data_ok: bool = False) -> Gathered:
+    """Results of every experiment, training the missing ones when run_missing is set.
+
+    Without run_missing nothing trains, but a palette that is not cached yet is fitted (as
+    `list` does, seconds): without it no fingerprint, hence no status, can be known. With
+    missing_data_ok and no data found anywhere, every run is "not run yet" (nothing can be
+    cached without the data the fingerprints cover). A run that diverges is reported and
+    marked failed while the others train. show_progress=None shows the overall bar on a terminal.
+    """
     env = dict(os.environ if env is None else env)
     specs = specs_for(load_experiments(paths.experiments), quick)
-    if not run_missing and not env.get("PA3_PALETTE"):
-        folder = cifar.locate(paths.data_cache, env, download=False)
-        if not palette_path(paths, cifar.fingerprint_files(folder)[0]).is_file():
-            raise UserError(
-                "Cannot tell which results are cached: the palette has not been computed yet. "
-                "Run `make report` (with PA3_DATA=path if offline) first.")
-    inputs = load_inputs(paths, env, download=run_missing)
-    runner = Runner(paths, inputs, show_progress=show_progress)
+    try:
+        inputs = load_inputs(paths, env, download=run_missing)
+    except UserError as exc:
+        if run_missing or not missing_data_ok:
+            raise
+        print(f"note: no data found, so no result can be read; every run shows as not run yet ({exc})",
+              file=sys.stderr)
+        return Gathered({s.name: RunInfo(s, None, "missing") for s in specs},
+                        np.zeros((NUM_COLOURS, 3), np.float32), quick)
+    runner = Runner(paths, inputs, show_progress=False)
     runs: dict[str, RunInfo] = {}
     for spec in specs:
         hit = runner.cached(spec)
         runs[spec.name] = RunInfo(spec, hit, "cached" if hit else "missing")
     todo: list[RunSpec] = [r.spec for r in runs.values() if not r.available]
+    failures: dict[str, str] = {}
     if todo and run_missing:
         print(f"training {len(todo)} run(s) that are not cached: {', '.join(s.name for s in todo)}",
               file=sys.stderr)
-        for outcome in runner.run(todo, jobs=jobs, on_outcome=lambda o: print(summary_line(o), flush=True)):
+        bar = Overall(Estimator.from_build(paths.build, device_name(runner.device)), enabled=show_progress)
+
+        def failed(exc: Diverged) -> None:
+            for name in exc.names:
+                failures[name] = str(exc)
+                runs[name] = RunInfo(runs[name].spec, None, "failed")
+                bar.write(f"{name:<24} failed   the loss diverged; the report goes on without it")
+
+        for outcome in runner.run(todo, jobs=jobs, on_outcome=lambda o: bar.write(summary_line(o)),
+                                  progress=bar, on_failure=failed):
             runs[outcome.spec.name] = RunInfo(outcome.spec, outcome.result, outcome.how)
-    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick, inputs)
+    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick, inputs, failures)
 
 
 # --------------------------------------------------------------------------- context
@@ -174,12 +197,13 @@ def evidence_page(paths: Paths, gathered: Gathered, compute: bool = True,
     """The page the evidence is built from, with the outline's measurements (computed, or with
     compute=False only as stored), and the views answers read."""
     inputs = gathered.inputs
+    used: list[str] = []
     found = measurements.measure(
         kinds(outline), gathered.runs, gathered.palette,
         paths.build, inputs.identity if inputs else None, (lambda: inputs.horses.test) if inputs else None,
-        compute=compute)
+        compute=compute, used=used)
     page = Page(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"), found,
-                has_data=inputs is not None)
+                has_data=inputs is not None, analysis_files=used)
     return page, measurements.views(found)
 
 
@@ -227,6 +251,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
         problems.append({"number": p.number, "title": p.title, "summary": p.summary, "anchor": p.anchor,
                          "questions": qs})
     unanswered = [q for q in QUESTIONS if not answers[q].answered]
+    failed = [{"name": n, "reason": why} for n, why in gathered.failures.items()]
     return {
         "student": student.full,
         "date": finished[-1][:10] if finished else "",
@@ -234,7 +259,8 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
         "devices": ", ".join(sorted({r.meta.get("device", "?") for r in results})) or "–",
         "compute": duration(training_seconds(gathered.runs.values())),
         "quick": gathered.quick,
-        "missing": gathered.missing,
+        "missing": [n for n in gathered.missing if n not in gathered.failures],
+        "failed": failed,
         "unanswered": unanswered,
         "run_count": len(gathered.runs),
         "overview": answers[OVERVIEW].html,
@@ -264,6 +290,7 @@ class Rendered:
     quick: bool
     missing: tuple[str, ...]
     unanswered: tuple[str, ...]
+    failed: tuple[str, ...] = ()
 
 
 def render(paths: Paths, gathered: Gathered, student: Student = Student(),
@@ -273,17 +300,20 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student(),
     templates = paths.root / "templates"
     if not (templates / TEMPLATE).is_file():
         raise UserError(f"{templates / TEMPLATE} is missing; the report template ships with the project.")
+    finish = begin("analysis: measuring the trained networks")
     page, views = evidence_page(paths, gathered, outline=outline)
+    finish()
+    finish = begin("report: figures, answers and the page")
     maker = page.maker
     answers = render_answers(paths.root / "answers", answer_context(gathered, page, views))
     context = build_context(gathered, answers, page, student, outline)
     env = _environment(templates)
-    page = env.get_template(TEMPLATE).render(**context)
+    html = env.get_template(TEMPLATE).render(**context)
 
     paths.build.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".html-new-", dir=paths.build))
     try:
-        (staging / "index.html").write_text(page, encoding="utf-8")
+        (staging / "index.html").write_text(html, encoding="utf-8")
         for rel, src in maker.files.items():
             dest = staging / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -305,7 +335,26 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student(),
     state = {"quick": gathered.quick, "missing": gathered.missing, "student": student.full,
              "date": context["date"],
              "unanswered": context["unanswered"],
-             "fingerprints": {n: r.fingerprint for n, r in gathered.runs.items()}}
+             "failed": sorted(gathered.failures),
+             "fingerprints": {n: r.fingerprint for n, r in gathered.runs.items()},
+             "files": used_files(paths, gathered, page)}
     atomic_write(paths.build / STATE_FILE, json.dumps(state, indent=2, sort_keys=True).encode())
+    finish()
     return Rendered(html_dir(paths) / "index.html", len(maker.files), maker.drawn, time.perf_counter() - start,
-                    gathered.quick, tuple(gathered.missing), tuple(context["unanswered"]))
+                    gathered.quick, tuple(gathered.missing), tuple(context["unanswered"]),
+                    tuple(sorted(gathered.failures)))
+
+
+def used_files(paths: Paths, gathered: Gathered, page: Page) -> dict[str, Any]:
+    """The cached figures and measurements this render read, for `prune`, per kind of report
+    (the last quick and the last full render are both kept: each is a `make report` away)."""
+    mode = "quick" if gathered.quick else "full"
+    try:
+        previous = json.loads((paths.build / STATE_FILE).read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        previous = {}
+    files = {k: v for k, v in previous.items() if k in ("quick", "full") and k != mode} \
+        if isinstance(previous, dict) else {}
+    files[mode] = {"figures": sorted({p.name for p in page.maker.files.values()}),
+                   "analysis": sorted(page.analysis_files)}
+    return files

@@ -7,15 +7,17 @@ is identical to training it separately because batch order depends only on (seed
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
+import math
 import os
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -25,10 +27,14 @@ from . import cifar, data as data_mod
 from .config import Experiment, RunSpec
 from .cifar import Horses
 from .data import TaskData
+from .errors import UserError
 from .hostmem import keep_freed_memory
 from .fsutil import atomic_write, digest, sha256_bytes, source_digest
 from .store import SHORT, RunResult, Store
 from .train import TrainState, new_state, pick_device, sample_outputs, train
+
+if TYPE_CHECKING:
+    from .progress import Overall
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules whose source changes what a run computes.
@@ -109,7 +115,34 @@ def load_inputs(paths: Paths, env: dict[str, str] | None = None, download: bool 
     folder = cifar.locate(paths.data_cache, env, download=download)
     identity = cifar.check_files(folder)
     palette, source = load_palette(paths, folder, identity, env)
+    cifar.remember(paths.data_cache, folder)
     return Inputs(folder, identity, palette, source)
+
+
+class Diverged(UserError):
+    """A run whose loss stopped being a finite number: its settings, not the code, need changing.
+
+    `names` are the runs of the trajectory that had not been filed when it stopped.
+    """
+
+    def __init__(self, message: str, trajectory: str = "", names: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.trajectory = trajectory
+        self.names = tuple(names)
+
+    def __reduce__(self):  # crosses the process boundary from a --jobs worker
+        return (type(self), (str(self), self.trajectory, self.names))
+
+
+def diverged(spec: RunSpec, cause: str, trajectory: str, names: Iterable[str]) -> Diverged:
+    e = spec.experiment
+    settings = f"learn_rate={e.learn_rate:g}, optimizer={e.optimizer}, batch_size={e.batch_size}"
+    if e.weight_decay:
+        settings += f", weight_decay={e.weight_decay:g}"
+    return Diverged(
+        f"{spec.name} diverged: {cause} with {settings}. Lower learn_rate (e.g. --set "
+        f"learn_rate={e.learn_rate / 10:g}) or change the entry in experiments/; the other runs are kept.",
+        trajectory, tuple(names))
 
 
 @dataclass(frozen=True)
@@ -128,6 +161,8 @@ class Runner:
     device: torch.device = field(default_factory=pick_device)
     code: str = field(default_factory=code_digest)
     show_progress: bool | None = None
+    # told (trajectory, epochs done) when a training starts (started=True) and after each epoch
+    epoch_hook: Callable[..., None] | None = None
     _task_data: dict[tuple, TaskData] = field(default_factory=dict)
 
     @property
@@ -148,10 +183,13 @@ class Runner:
         return self.store.load(spec.name, self.fingerprint(spec), report=report)
 
     def status(self, spec: RunSpec) -> str:
+        """cached, damaged, missing, or stale (only results of other code, data or settings)."""
         stored = self.store.fingerprints(spec.name)
         if self.fingerprint(spec)[:SHORT] in stored:
             return "cached" if self.cached(spec, report=False) else "damaged"
-        return "stale" if stored else "missing"
+        # the --quick preview of a full run (or the other way round) is not a stale result
+        other = self.fingerprint(dataclasses.replace(spec, quick=not spec.quick))[:SHORT]
+        return "stale" if set(stored) - {other} else "missing"
 
     def task_data(self, spec: RunSpec) -> TaskData:
         e = spec.experiment
@@ -164,13 +202,22 @@ class Runner:
 
     # ----------------------------------------------------------------- running
 
+    def stored(self, spec: RunSpec) -> bool:
+        """A result folder exists (not verified): enough to plan, not to trust."""
+        return (self.store.folder(spec.name, self.fingerprint(spec)) / "meta.json").is_file()
+
     def run(self, specs: Iterable[RunSpec], force: bool = False,
-            on_outcome: Callable[[Outcome], None] | None = None, jobs: int = 1) -> list[Outcome]:
+            on_outcome: Callable[[Outcome], None] | None = None, jobs: int = 1,
+            progress: "Overall | None" = None,
+            on_failure: Callable[[Diverged], None] | None = None) -> list[Outcome]:
         """Results for every spec, training only what is not cached (or all with force).
 
         on_outcome hears about each result as soon as it is filed, in completion order.
         With jobs > 1, independent trajectories train in that many worker processes,
         each given an equal share of the CPU threads so the cores are not oversubscribed.
+        progress (an Overall bar) hears the plan, every epoch and every result. A diverging
+        trajectory raises Diverged, or with on_failure is reported there while the other
+        trajectories carry on; its runs are then absent from the returned list.
         """
         specs = list(specs)
         groups: dict[str, list[RunSpec]] = {}
@@ -180,40 +227,85 @@ class Runner:
 
         def record(outcome: Outcome) -> None:
             done[outcome.spec] = outcome
+            if progress is not None:
+                progress.done(outcome.how)
             if on_outcome is not None:
                 on_outcome(outcome)
+
+        def fail(exc: Diverged) -> None:
+            if progress is not None:
+                progress.failed(exc.trajectory, len(exc.names))
+            if on_failure is None:
+                raise exc
+            on_failure(exc)
+
+        hook = self.epoch_hook
+        if progress is not None:
+            progress.plan({t: todo for t, members in groups.items()
+                           if (todo := [s for s in members if force or not self.stored(s)])})
+            self.epoch_hook = progress.epoch
 
         # Each entry's first seed before the repeats: the report needs those first.
         def repeats_only(item: tuple[str, list[RunSpec]]) -> bool:
             return all(s.name != s.experiment.base for s in item[1])
 
         pending = {}
-        for trajectory, members in sorted(groups.items(), key=repeats_only):
-            if jobs <= 1 or (not force and all(self.cached(s, report=False) for s in members)):
-                self._run_trajectory(trajectory, members, force, record)
-            else:
-                pending[trajectory] = members
-        if pending:
-            self._run_parallel(pending, force, jobs, record)
-        return [done[s] for s in specs]
+        try:
+            for trajectory, members in sorted(groups.items(), key=repeats_only):
+                if jobs <= 1 or (not force and all(self.cached(s, report=False) for s in members)):
+                    try:
+                        self._run_trajectory(trajectory, members, force, record)
+                    except Diverged as exc:
+                        fail(exc)
+                else:
+                    pending[trajectory] = members
+            if pending:
+                self._run_parallel(pending, force, jobs, record, fail, progress)
+        finally:
+            self.epoch_hook = hook
+            if progress is not None:
+                progress.close()
+        return [done[s] for s in specs if s in done]
 
     def _run_parallel(self, groups: dict[str, list[RunSpec]], force: bool, jobs: int,
-                      record: Callable[[Outcome], None]) -> None:
+                      record: Callable[[Outcome], None], fail: Callable[[Diverged], None],
+                      progress: "Overall | None" = None) -> None:
         import concurrent.futures as cf
         import multiprocessing as mp
+        import queue as queue_mod
 
         threads = max(1, (os.cpu_count() or 1) // jobs)
         ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-                                    initargs=(threads,)) as pool:
-            futures = [pool.submit(_train_trajectory, self.paths, self.code, str(self.device),
-                                   members, force) for members in groups.values()]
-            for future in cf.as_completed(futures):
-                for spec, how in future.result():
-                    result = self.store.load(spec.name, self.fingerprint(spec))
-                    if result is None:
-                        raise RuntimeError(f"worker finished {spec.name} but its result is not in the store")
-                    record(Outcome(spec, result, how))
+        with contextlib.ExitStack() as stack:
+            # Workers report their epochs through a queue so the overall bar moves with them.
+            events = stack.enter_context(ctx.Manager()).Queue() if progress is not None else None
+            pool = stack.enter_context(cf.ProcessPoolExecutor(
+                max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)))
+            waiting = {pool.submit(_train_trajectory, self.paths, self.code, str(self.device),
+                                   members, force, events) for members in groups.values()}
+
+            def drain() -> None:
+                while events is not None and progress is not None:
+                    try:
+                        trajectory, epoch, started = events.get_nowait()
+                    except queue_mod.Empty:
+                        return
+                    progress.epoch(trajectory, epoch, started)
+
+            while waiting:
+                finished, waiting = cf.wait(waiting, timeout=0.5, return_when=cf.FIRST_COMPLETED)
+                drain()
+                for future in finished:
+                    try:
+                        filed = future.result()
+                    except Diverged as exc:
+                        fail(exc)
+                        continue
+                    for spec, how in filed:
+                        result = self.store.load(spec.name, self.fingerprint(spec))
+                        if result is None:
+                            raise RuntimeError(f"worker finished {spec.name} but its result is not in the store")
+                        record(Outcome(spec, result, how))
 
     def _run_trajectory(self, trajectory: str, members: list[RunSpec], force: bool,
                         on_outcome: Callable[[Outcome], None] | None) -> list[Outcome]:
@@ -266,11 +358,25 @@ class Runner:
                 file(Outcome(spec, self._save(spec, st, data, trajectory), how))
 
         def on_epoch(st: TrainState) -> None:
+            bad = [k for k, v in st.history[-1].items() if not math.isfinite(v)]
+            if bad:  # train() stops on a non-finite training loss; this catches the rest
+                row = st.history.pop()
+                raise FloatingPointError(f"{longest.name}: {bad[0]} became {row[bad[0]]} at epoch {row['epoch']}")
             self.store.save_checkpoint(trajectory, st.state_dict())
+            if self.epoch_hook is not None:
+                self.epoch_hook(trajectory, st.epoch)
             file_results(st)
 
         file_results(state)  # a checkpoint may already sit exactly at a requested epoch
-        train(longest, data, self.device, state, on_epoch, self.show_progress)
+        if self.epoch_hook is not None:
+            self.epoch_hook(trajectory, state.epoch, True)
+        try:
+            train(longest, data, self.device, state, on_epoch, self.show_progress)
+        except FloatingPointError as exc:
+            # "p3_unet: training loss became nan at epoch 3" -> the cause after the name
+            cause = str(exc).split(": ", 1)[-1]
+            raise diverged(longest, f"the {cause}", trajectory,
+                           [s.name for s in todo if s.epochs > state.epoch]) from None
 
     def _save(self, spec: RunSpec, state: TrainState, data: TaskData, trajectory: str) -> RunResult:
         history = pd.DataFrame(state.history[:spec.epochs])
@@ -300,10 +406,12 @@ def _worker_init(threads: int) -> None:
 
 
 def _train_trajectory(paths: Paths, code: str, device: str, members: list[RunSpec],
-                      force: bool) -> list[tuple[RunSpec, str]]:
-    """One trajectory in a worker process; results go to the store, names come back."""
+                      force: bool, events: Any = None) -> list[tuple[RunSpec, str]]:
+    """One trajectory in a worker process; results go to the store, names come back,
+    epochs go to the `events` queue when there is one."""
+    hook = None if events is None else lambda t, e, started=False: events.put((t, e, started))
     runner = Runner(paths, load_inputs(paths), device=torch.device(device), code=code,
-                    show_progress=False)
+                    show_progress=False, epoch_hook=hook)
     outcomes = runner._run_trajectory(runner.trajectory(members[0]), members, force, None)
     return [(o.spec, o.how) for o in outcomes]
 

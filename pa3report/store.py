@@ -14,7 +14,6 @@ failed write (full disk, read-only folder) leaves the previous result as it was.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import json
 import math
@@ -26,6 +25,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 import torch
+from filelock import FileLock
 
 from .errors import UserError
 from .fsutil import atomic_write, digest, sha256_bytes, swap_in
@@ -223,15 +223,14 @@ class Store:
         path = self.root / "locks" / f"{trajectory[:SHORT]}.lock"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            f = open(path, "a+")
+            lock = FileLock(str(path))  # fcntl on POSIX, msvcrt on Windows
+            lock.acquire()
         except OSError as exc:
             raise UserError(
                 f"Could not create the lock file {path} ({exc.strerror or exc}); training needs a "
                 "writable build folder. Make it writable or free disk space, then run again; "
                 "cached results can still be read.") from None
-        with f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            lock.release()

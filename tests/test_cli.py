@@ -40,6 +40,7 @@ def test_list_run_results(tiny_experiments):
     doc = json.loads(res.stdout)
     assert doc["cached"] is True and len(doc["history"]) == 2
     assert set(doc["history"][0]) >= {"train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds"}
+    assert cli(tiny_experiments, "run", "tiny_reg", "--set", "epochs=1").returncode == 0
     other = json.loads(cli(tiny_experiments, "results", "tiny_reg", "--set", "epochs=1", "--json").stdout)
     assert len(other["history"]) == 1 and other["fingerprint"] != doc["fingerprint"]
     listing = cli(tiny_experiments, "list").stdout
@@ -76,11 +77,30 @@ def test_real_data_quick_run(tmp_path):
     (root / "experiments").mkdir()
     (root / "experiments" / "one.toml").write_text(
         '[[experiment]]\nname = "p3_unet"\nmodel = "UNet"\ntask = "colourization"\n')
-    proc = cli(root, "results", "p3_unet", "--quick", "--set", "epochs=1", "--json",
-               env={"PA3_DATA": REAL_DATA, "PA3_PALETTE": ""})
+    env = {"PA3_DATA": REAL_DATA, "PA3_PALETTE": ""}
+    trained = cli(root, "run", "p3_unet", "--quick", "--set", "epochs=1", env=env)
+    assert trained.returncode == 0, trained.stderr
+    proc = cli(root, "results", "p3_unet", "--quick", "--set", "epochs=1", "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["quick"] is True and len(doc["history"]) == 1
     # One epoch on 1000 real horses already beats guessing uniformly over 24 colours.
     assert doc["final"]["train_loss"] < math.log(24)
     assert 0.0 < doc["final"]["val_acc"] < 100.0
+
+
+def test_list_columns_line_up_whatever_the_widths(tiny_experiments, capsys):
+    from .conftest import run_cli
+
+    (tiny_experiments / "experiments" / "wide.toml").write_text(
+        '[[experiment]]\nname = "a_rather_long_experiment_name_x"\nmodel = "CNN"\ntask = "colourization"\n'
+        'questions = ["1.1", "1.2", "1.3", "1.4", "1.5"]\nepochs = 150\n')
+    code, out, _ = run_cli(capsys, tiny_experiments, "list")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 5
+    header = lines[0]
+    for column in ("questions", "model", "task", "status"):
+        at = header.index(column)
+        assert all(line[at - 1] == " " and line[at] != " " for line in lines[1:]), (column, out)
+    end = header.index("epochs") + len("epochs")
+    assert all(line[end - 1].isdigit() for line in lines[1:]), out

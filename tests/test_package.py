@@ -25,10 +25,11 @@ def built():
 
 @pytest.mark.parametrize("raw, clean", [
     ("Ada", "ada"), ("  LOVELACE ", "lovelace"), ("van der Berg", "van-der-berg"), ("Çelik", "celik"),
-    ("Işık", "isik"), ("Jean-Luc", "jean-luc"), ("O'Brien", None), ("ada1", None), ("../x", None),
-    ("", None), (None, None), ("-ada", None),
+    ("Işık", "isik"), ("Jean-Luc", "jean-luc"), ("O'Brien", "obrien"), ("O’Neil", "oneil"), ("Zoë", "zoe"),
+    ("Nguyễn Thị", "nguyen-thi"), ("../x", "x"), ("-ada", "ada"), ("李雷", None), ("'-'", None),
+    ("", None), (None, None),
 ])
-def test_names_are_letters_and_hyphens(raw, clean):
+def test_names_become_safe_file_names(raw, clean):
     if clean is None:
         with pytest.raises(UserError):
             package.clean_name(raw, "name")
@@ -112,3 +113,14 @@ def test_zip_command_end_to_end(built, monkeypatch, capsys):
         assert "Grace Hopper" in zf.read("html/index.html").decode()
     assert main(["--root", str(built.root), "zip", "--name", "Grace"]) == 2
     assert "surname is missing" in capsys.readouterr().err
+
+
+def test_apostrophes_and_accents_in_the_header_and_a_safe_zip_name(built, monkeypatch, capsys):
+    for k, v in built.env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["--root", str(built.root), "zip", "--name", "Seán", "--surname", "O'Neil-Ó Briain"]) == 0
+    path = built.paths.build / "sean-oneil-o-briain-pa3.zip"
+    assert f"zip: {path}" in capsys.readouterr().out
+    with zipfile.ZipFile(path) as zf:
+        page = zf.read("html/index.html").decode()
+        assert "Seán O&#39;Neil-Ó Briain" in page and "Seán O'Neil-Ó Briain" in zf.read("README.txt").decode()

@@ -53,3 +53,13 @@ def test_split_names_missing_runs_and_untagged_questions(tmp_path):
     assert [r.name for r in found] == ["a"] and items == [{"kind": "pending", "runs": ["b"]}]
     found, items = page.split(["7.7"])
     assert found == [] and items[0]["kind"] == "note" and "7.7" in items[0]["text"]
+
+
+def test_a_failed_run_is_named_as_failed_not_as_not_run_yet(tmp_path):
+    from pa3report.runs import RunInfo
+
+    bad = run("b", questions=("1.2",), available=False)
+    rs = runs(run("a", questions=("1.2",)), RunInfo(bad.spec, None, "failed"))
+    found, items = Page(rs, np.zeros((2, 3), np.float32), FigureMaker(tmp_path)).split(["1.2"])
+    assert [r.name for r in found] == ["a"]
+    assert items == [{"kind": "note", "text": "Training diverged (non-finite loss), so there is no result for: b."}]

@@ -100,7 +100,7 @@ def test_quick_has_its_own_fingerprint(tiny_experiments):
     assert runner.fingerprint(full) != runner.fingerprint(quick)
     (q,) = runner.run([quick])
     assert q.result.meta["quick"] is True and len(q.result.history) == 2
-    assert runner.status(full) == "stale"
+    assert runner.status(full) == "missing"  # a preview is not an old result of the full run
 
 
 def test_force_retrains(tiny_experiments):
@@ -136,3 +136,13 @@ def test_parallel_jobs_give_the_same_results(tiny_experiments, tmp_path):
         # Thread counts differ between the two, so allow float reassociation noise.
         assert (a.result.history[cols] - b.result.history[cols]).abs().max().max() < 1e-3
     assert all(o.how == "cached" for o in runner.run([sp["tiny_cnn"], sp["tiny_reg"]], jobs=2))
+
+
+def test_a_quick_preview_does_not_make_the_full_run_stale(tiny_experiments):
+    runner = make_runner(tiny_experiments)
+    s = specs(tiny_experiments)["tiny_reg"]
+    quick = specs(tiny_experiments, quick=True)["tiny_reg"]
+    runner.run([quick])
+    assert runner.status(quick) == "cached" and runner.status(s) == "missing"
+    runner.run([RunSpec(dataclasses.replace(s.experiment, batch_size=8))])
+    assert runner.status(s) == "stale"

@@ -176,12 +176,13 @@ def cache_path(m: Measurement, read: Iterable[RunInfo], data_identity: str, pale
 
 def measure(names: Iterable[str], runs: Runs, palette: np.ndarray, build: Path,
             data_identity: str | None = None, test_images: Callable[[], torch.Tensor] | None = None,
-            compute: bool = True) -> dict[str, Any]:
+            compute: bool = True, used: list[str] | None = None) -> dict[str, Any]:
     """The result of each named measurement (None where it cannot be computed yet); names that
     are not measurements (the outline's other evidence kinds) are passed over.
 
     data_identity None means no data was found: measurements that need it give None. With
     compute=False only what is stored is read (cached measurements are never computed).
+    `used` collects the names of the cache files read or written (what `prune` must keep).
     """
     discover()
     out: dict[str, Any] = {}
@@ -200,6 +201,8 @@ def measure(names: Iterable[str], runs: Runs, palette: np.ndarray, build: Path,
             torch.manual_seed(0)
             out[name] = m.compute(Bench(read, palette, test_images))
             atomic_write(path, torch_bytes(out[name]))
+        if out[name] is not None and used is not None:
+            used.append(path.name)
     return out
 
 

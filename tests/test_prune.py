@@ -1,0 +1,121 @@
+"""`prune` frees what the current list and code no longer produce, and nothing else."""
+
+import json
+import os
+import re
+
+import torch
+
+from pa3report import config, prune
+from pa3report.config import RunSpec
+from pa3report.runner import Paths, Runner, load_inputs
+
+from .conftest import run_cli
+
+CPU = torch.device("cpu")
+
+
+def current_results(root):
+    paths = Paths.from_root(root)
+    runner = Runner(paths, load_inputs(paths), device=CPU, show_progress=False)
+    experiments = config.load_experiments(root / "experiments")
+    return {(e.name, q): runner.cached(RunSpec(e, q)) is not None for e in experiments for q in (False, True)}
+
+
+def old(path, seconds=3600):
+    t = path.stat().st_mtime - seconds
+    os.utime(path, (t, t))
+
+
+def test_prune_keeps_current_results_and_frees_the_rest(tiny_experiments, capsys):
+    root, build = tiny_experiments, tiny_experiments / "build"
+    assert run_cli(capsys, root, "run", "--all")[0] == 0
+    assert run_cli(capsys, root, "run", "tiny_cnn", "--quick")[0] == 0
+    assert run_cli(capsys, root, "run", "tiny_reg", "--set", "batch_size=8")[0] == 0  # a variant
+    assert run_cli(capsys, root, "report", "--no-run")[0] == 0
+    state = json.loads((build / "report.json").read_text())
+    used = state["files"]["full"]
+    assert used["figures"] and all((build / "figures" / f).is_file() for f in used["figures"])
+    assert used["analysis"] is not None
+    # leftovers of earlier code: a figure, an analysis and a checkpoint nobody uses any more
+    stale_figure = build / "figures" / ("0" * 32 + ".png")
+    stale_figure.write_bytes(b"png")
+    stale_analysis = build / "analysis" / "analysis-0000000000000000.pt"
+    stale_analysis.parent.mkdir(exist_ok=True)
+    stale_analysis.write_bytes(b"x" * 1000)
+    stale_checkpoint = build / "checkpoints" / "0123456789abcdef.pt"
+    stale_checkpoint.write_bytes(b"x" * 1000)
+    for p in (stale_figure, stale_analysis, stale_checkpoint):
+        old(p)
+    in_progress = build / "figures" / ("1" * 32 + ".png")  # drawn after the record: a render under way
+    in_progress.write_bytes(b"png")
+    before = current_results(root)
+    assert before[("tiny_cnn", True)] and before[("tiny_reg", False)]
+
+    code, out, _ = run_cli(capsys, root, "prune", "--dry-run")
+    assert code == 0 and "would remove run tiny_reg " in out and "would free" in out
+    assert stale_figure.exists() and len(list((build / "runs" / "tiny_reg").iterdir())) == 2
+
+    code, out, _ = run_cli(capsys, root, "prune")
+    assert code == 0, out
+    assert re.search(r"removing run tiny_reg [0-9a-f]{16}", out)
+    assert "removing checkpoint 0123456789abcdef" in out
+    assert re.search(r"prune: freed \d+\.\d MB \(1 run, 2 checkpoints, 1 figure, 1 analysis\)", out), out
+    assert not stale_figure.exists() and not stale_analysis.exists() and not stale_checkpoint.exists()
+    assert in_progress.exists()
+    assert all((build / "figures" / f).is_file() for f in used["figures"])
+    assert current_results(root) == before  # the list's results, full and quick, untouched
+    assert len(list((build / "runs" / "tiny_reg").iterdir())) == 1
+    code, out, _ = run_cli(capsys, root, "report", "--no-run")
+    assert code == 0 and ", 0 drawn," in out  # every figure the report uses is still cached
+
+    code, out, _ = run_cli(capsys, root, "prune")  # the render that drew it has not recorded it
+    assert "(1 figure)" in out and not in_progress.exists()
+    code, out, _ = run_cli(capsys, root, "prune")
+    assert "freed 0.0 MB (nothing)" in out
+
+    # an edited list: the old tiny_reg is no longer produced
+    toml = root / "experiments" / "tiny.toml"
+    toml.write_text(toml.read_text().replace('name = "tiny_reg"\nmodel = "RegressionCNN"\ntask = "regression"\n'
+                                             'epochs = 2\nbatch_size = 16\nnum_filters = 4',
+                                             'name = "tiny_reg"\nmodel = "RegressionCNN"\ntask = "regression"\n'
+                                             'epochs = 2\nbatch_size = 16\nnum_filters = 6'))
+    code, out, _ = run_cli(capsys, root, "prune")
+    assert "removing run tiny_reg" in out and not (build / "runs" / "tiny_reg").exists()
+    assert current_results(root)[("tiny_cnn", False)]
+
+
+def test_figures_are_kept_while_no_report_recorded_them(tiny_experiments, capsys):
+    build = tiny_experiments / "build"
+    assert run_cli(capsys, tiny_experiments, "report", "--no-run")[0] == 0
+    state = json.loads((build / "report.json").read_text())
+    del state["files"]  # a report written before files were recorded
+    (build / "report.json").write_text(json.dumps(state))
+    figure = next((build / "figures").glob("*.png"))
+    old(figure)
+    code, out, _ = run_cli(capsys, tiny_experiments, "prune")
+    assert code == 0 and "note: figures: kept" in out and figure.exists()
+
+
+def test_last_quick_and_last_full_report_are_both_kept(tiny_experiments, capsys):
+    build = tiny_experiments / "build"
+    assert run_cli(capsys, tiny_experiments, "report", "--no-run", "--quick")[0] == 0
+    assert run_cli(capsys, tiny_experiments, "report", "--no-run")[0] == 0
+    files = json.loads((build / "report.json").read_text())["files"]
+    assert set(files) == {"quick", "full"}
+
+
+def test_a_checkpoint_whose_training_runs_is_left(tiny_experiments, capsys):
+    from filelock import FileLock
+
+    build = tiny_experiments / "build"
+    (build / "checkpoints").mkdir(parents=True)
+    busy = build / "checkpoints" / "00000000000000aa.pt"
+    busy.write_bytes(b"x")
+    (build / "locks").mkdir()
+    paths = Paths.from_root(tiny_experiments)
+    with FileLock(str(build / "locks" / "00000000000000aa.lock")):
+        todo = prune.plan(paths)
+        assert busy in todo.remove
+        prune.apply(paths, todo)
+    assert busy.exists() and todo.busy == [busy]
