@@ -103,44 +103,60 @@ def test_the_project_answers_every_question():
         assert len((PROJECT / "answers" / f"{q}.md").read_text().split()) >= 40, f"answer {q} is too thin"
 
 
-def seeded(name: str, mean: dict, sd: dict, seeds: int) -> RunView:
-    final = Fields(f"runs.{name}.final", mean)
-    return RunView(name=name, title="t", model="UNet", task="colourization", epochs=2, planned_epochs=25,
-                   batch_size=100, learn_rate=0.001, num_filters=32, kernel=3, quick=False, available=True,
-                   seconds=1.0, final=final, best=final, seeds=seeds, mean=Fields(f"runs.{name}.mean", mean),
-                   sd=Fields(f"runs.{name}.sd", sd))
+def seeded(name: str, values: list[float], model: str = "UNet", seed_ids: tuple[int, ...] | None = None) -> RunView:
+    """A run whose entry has these final val_acc values, one per seed."""
+    import statistics
 
-
-def test_mean_sd_and_the_seed_noise_rule():
     nan = float("nan")
-    a = seeded("a", {"val_acc": 50.0}, {"val_acc": 0.5}, 3)
-    b = seeded("b", {"val_acc": 48.0}, {"val_acc": 0.7}, 3)
-    one = seeded("one", {"val_acc": 49.0}, {"val_acc": nan}, 1)
+    mean = {"val_acc": statistics.mean(values)}
+    sd = {"val_acc": statistics.stdev(values) if len(values) > 1 else nan}
+    final = Fields(f"runs.{name}.final", {"val_acc": values[0]})
+    return RunView(name=name, title="t", model=model, task="colourization", epochs=2, planned_epochs=25,
+                   batch_size=100, learn_rate=0.001, num_filters=32, kernel=3, quick=False, available=True,
+                   seconds=1.0, final=final, best=final, seeds=len(values), mean=Fields(f"runs.{name}.mean", mean),
+                   sd=Fields(f"runs.{name}.sd", sd), values=Fields(f"runs.{name}.values", {"val_acc": list(values)}),
+                   seed_ids=seed_ids if seed_ids is not None else tuple(range(len(values))))
+
+
+def test_mean_sd_and_the_tests_behind_gap():
+    from scipy import stats
+
+    a = seeded("a", [49.5, 50.0, 50.5])
+    b = seeded("b", [47.2, 48.0, 48.8], model="CNN")
+    one = seeded("one", [49.0], model="CNN")
     assert answers.pm(a, "val_acc") == "50.0 ± 0.5%" and answers.pm(one, "val_acc") == "49.0%"
     assert answers.pm(a, "val_acc", 2) == "50.00 ± 0.50%"
-    g = answers.gap(a, b, "val_acc")
-    assert g["delta"] == 2.0 and abs(g["spread"] - 1.2) < 1e-9 and g["beyond"] and g["known"]
-    assert not answers.gap(a, seeded("c", {"val_acc": 49.2}, {"val_acc": 0.5}, 3), "val_acc")["beyond"]
-    borrowed = answers.gap(one, a, "val_acc")  # one seed: the other side's spread, twice
-    assert borrowed["spread"] == 1.0 and not borrowed["beyond"]
-    deterministic = {"mean": Fields("m", {"psnr": 20.0}), "sd": Fields("s", {"psnr": 0.0})}
-    single = {"mean": Fields("m", {"psnr": 22.0}), "sd": Fields("s", {"psnr": nan})}
-    assert not answers.gap(single, deterministic, "psnr")["known"]  # nothing to borrow from a formula
-    assert answers.gap(a, one, "val_acc")["known"] and not answers.gap(one, one, "val_acc")["known"]
+    g = answers.gap(a, b, "val_acc")  # different networks: Welch
+    ref = stats.ttest_ind([49.5, 50.0, 50.5], [47.2, 48.0, 48.8], equal_var=False)
+    assert g["test"] == "Welch's t-test" and abs(g["delta"] - 2.0) < 1e-9 and abs(g["p"] - ref.pvalue) < 1e-12
+    assert g["significant"] and g["known"] and g["low"] < 2.0 < g["high"]
+    same_seeds = answers.gap(a, seeded("c", [49.1, 49.6, 50.2]), "val_acc")  # one network, same seeds: paired
+    assert same_seeds["test"] == "paired t-test"
+    assert not answers.gap(one, a, "val_acc")["known"]  # one seed: no test, never significant
+    bicubic = {"mean": Fields("m", {"psnr": 20.0}), "sd": Fields("s", {"psnr": 0.0}), "fixed": True,
+               "values": Fields("v", {"psnr": [20.0]})}
+    nets = {"mean": Fields("m", {"psnr": 19.4}), "sd": Fields("s", {"psnr": 0.1}), "fixed": False,
+            "values": Fields("v", {"psnr": [19.3, 19.4, 19.5]})}
+    against = answers.gap(nets, bicubic, "psnr")
+    assert against["test"] == "one-sample t-test" and against["significant"] and against["high"] < 0
 
 
 def test_gap_and_fields_in_answers(tmp_path):
     (tmp_path / "answers").mkdir()
     shutil.copyfile(PROJECT / "answers" / "_macros.j2", tmp_path / "answers" / "_macros.j2")
-    context = {**CONTEXT, "runs": RunTable({"a": seeded("a", {"val_acc": 50.0}, {"val_acc": 0.5}, 3),
-                                            "b": seeded("b", {"val_acc": 40.0}, {"val_acc": 0.5}, 3)}),
+    context = {**CONTEXT, "runs": RunTable({"a": seeded("a", [49.5, 50.0, 50.5]),
+                                            "b": seeded("b", [39.5, 40.0, 40.5], model="CNN")}),
                "facts": Fields("facts", {"clear": 0, "items": 7})}
     (tmp_path / "answers" / "3.2.md").write_text(
-        '{% from "_macros.j2" import noise %}{% set g = gap(runs.a, runs.b, "val_acc") %}'
-        "{{ runs.a | pm('val_acc') }}; {{ noise(g) }}; {{ 'no' if facts.clear else 'zero' }} {{ facts.items }}")
+        '{% from "_macros.j2" import stat %}{% set g = gap(runs.a, runs.b, "val_acc") %}'
+        "{{ runs.a | pm('val_acc') }}; {{ stat(g, 1, ' points') }}; {{ 'no' if facts.clear else 'zero' }} {{ facts.items }}")
     a = answers.render_answers(tmp_path / "answers", context, questions=("3.2",))["3.2"]
     assert a.state == "answered", a.error
-    assert "50.0 ± 0.5%; larger than the seed-to-seed spread (1.0); zero 7" in a.html
+    from scipy import stats
+
+    low, high = stats.ttest_ind([49.5, 50.0, 50.5], [39.5, 40.0, 40.5], equal_var=False).confidence_interval()
+    assert (f"50.0 ± 0.5%; +10.0 points, 95% CI {low:+.1f} to {high:+.1f} points, Welch's t-test over 3 and 3 "
+            "seeds, p &lt; 0.001; zero 7") in a.html
     assert answers.problems({"3.2": a}, tmp_path / "answers") == []  # the macro file is not a stray answer
     (tmp_path / "answers" / "3.2.md").write_text("x\n{{ runs.a | pm('val_acx') }}")
     bad = answers.render_answers(tmp_path / "answers", context, questions=("3.2",))["3.2"]
