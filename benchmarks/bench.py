@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _runner():
     """The project's runner on this checkout, with its experiment list."""
     from pa3report import config
-    from pa3report.runner import Paths, Runner, load_inputs
+    from pa3report.runner import Runner
+    from pa3report.inputs import Paths, load_inputs
 
     paths = Paths.from_root(ROOT)
     return Runner(paths, load_inputs(paths), show_progress=False), config.load_experiments(paths.experiments)

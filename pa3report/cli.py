@@ -14,7 +14,8 @@ from . import __version__, config
 from .errors import UserError
 from .hostmem import keep_freed_memory
 from .progress import Estimator, Overall, duration, end_steps
-from .runner import Diverged, Paths, Runner, device_name, load_inputs, specs_for, summary_line
+from .runner import Diverged, Runner, device_name, specs_for, summary_line
+from .inputs import Paths, load_inputs
 
 
 def _paths(args: argparse.Namespace) -> Paths:

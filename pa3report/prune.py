@@ -19,7 +19,8 @@ from typing import Any, Mapping
 from filelock import FileLock, Timeout
 
 from .config import load_experiments
-from .runner import Paths, Runner, load_inputs, specs_for
+from .runner import Runner, specs_for
+from .inputs import Paths, load_inputs
 from .store import SHORT
 
 STATE_FILE = "report.json"  # as report.STATE_FILE; kept here so prune needs no report import

@@ -37,7 +37,8 @@ from .fsutil import atomic_write, swap_in
 from .outline import PROBLEMS, Problem, kinds
 from .page import FigureMaker, Page
 from .progress import Estimator, Overall, begin
-from .runner import Diverged, Inputs, Paths, Runner, device_name, load_inputs, specs_for, summary_line
+from .runner import Diverged, Runner, device_name, specs_for, summary_line
+from .inputs import Inputs, Paths, load_inputs
 from .runs import RunInfo, training_seconds
 from .store import SHORT, Store
 

@@ -388,7 +388,7 @@ def test_broken_answer_names_file_and_line(answers_mod, tmp_path, kind):
 
 def test_hostile_answers_in_the_rendered_report(project, capsys):
     report = pytest.importorskip("pa3report.report")
-    from pa3report.runner import Paths
+    from pa3report.inputs import Paths
 
     answers = project / "answers"
     (answers / "1.1.md").write_text("\n\n".join(HOSTILE.values()) + "\n")

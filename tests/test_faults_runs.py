@@ -28,7 +28,8 @@ import torch
 from pa3report import config
 from pa3report.config import RunSpec
 from pa3report.errors import UserError
-from pa3report.runner import Paths, Runner, load_inputs
+from pa3report.runner import Runner
+from pa3report.inputs import Paths, load_inputs
 from pa3report.store import Store, sha256_bytes, torch_bytes
 from tests.conftest import assert_user_error, run_cli
 

@@ -10,7 +10,8 @@ import torch
 from pa3report import config
 from pa3report.config import Experiment, RunSpec
 from pa3report.progress import DEFAULT_CPU, Estimator, Overall, Record, begin, clock, duration, end_steps, step
-from pa3report.runner import Paths, Runner, load_inputs
+from pa3report.runner import Runner
+from pa3report.inputs import Paths, load_inputs
 
 CPU = torch.device("cpu")
 

@@ -8,7 +8,8 @@ import torch
 
 from pa3report import config, prune
 from pa3report.config import RunSpec
-from pa3report.runner import Paths, Runner, load_inputs
+from pa3report.runner import Runner
+from pa3report.inputs import Paths, load_inputs
 
 from .conftest import run_cli
 

@@ -6,7 +6,8 @@ import torch
 
 from pa3report import config
 from pa3report.config import RunSpec
-from pa3report.runner import Paths, Runner, code_digest, load_inputs
+from pa3report.inputs import Paths, load_inputs
+from pa3report.runner import Runner, code_digest
 
 CPU = torch.device("cpu")
 
