@@ -40,7 +40,7 @@ help:
 	@echo "make runs                train what is not cached, without the report"
 	@echo "make run EXP=name        retrain one experiment"
 	@echo "make list                experiments and their cache status"
-	@echo "make check               unanswered questions and broken answers"
+	@echo "make check               every claim of the answers with its verdict; unanswered or broken answers"
 	@echo "make zip NAME=.. SURNAME=..  the submission zip (needs the full report)"
 	@echo "make prune               remove cached results the current list and code no longer produce"
 	@echo "make test                the test suite"
