@@ -137,10 +137,19 @@ def _sample(entry: Any, metric: str) -> tuple[list[float], bool]:
     return [float(v) for v in values[metric]], bool(fixed)
 
 
+def _pairing(entry: Any) -> tuple[str, tuple[int, ...]]:
+    """(network, seeds) behind a run or an analysis row; ("", ()) when unknown."""
+    if isinstance(entry, RunView):
+        return f"{entry.model}/{entry.task}", tuple(entry.seed_ids)
+    p = entry.get("pairing") if isinstance(entry, dict) else None
+    return (p["model"], tuple(p["seeds"])) if isinstance(p, dict) else ("", ())
+
+
 def _paired(a: Any, b: Any) -> bool:
-    """Runs of one network family trained with the same seeds share initial state and data order."""
-    return (isinstance(a, RunView) and isinstance(b, RunView) and a.model == b.model and a.task == b.task
-            and len(a.seed_ids) >= 2 and a.seed_ids == b.seed_ids)
+    """Runs of one network trained with the same seeds share initial state and data order, so
+    their numbers are compared seed by seed (runs, or analysis rows measured on them)."""
+    (na, sa), (nb, sb) = _pairing(a), _pairing(b)
+    return bool(na) and na == nb and len(sa) >= 2 and sa == sb
 
 
 def comparison_fields(owner: str, c: Comparison) -> Fields:

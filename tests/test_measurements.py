@@ -93,4 +93,16 @@ def test_over_seeds_gives_one_value_per_cached_seed():
     rs = [run("a"), run("a_s1", group="a", seed=1), run("b", available=False), run("c")]
     bench = measurements.Bench([r for r in rs if r.available], np.zeros((2, 3), np.float32), None)
     got = bench.over_seeds(["a", "b"], lambda r: {"seed": r.experiment.seed, "twice": 2 * r.experiment.seed})
-    assert got == {"a": {"seed": [0.0, 1.0], "twice": [0.0, 2.0]}}  # b has no cached seed: left out
+    assert got == {"a": {"seed": [0.0, 1.0], "twice": [0.0, 2.0],  # b has no cached seed: left out
+                         "pairing": {"model": "UNet", "seeds": [0, 1]}}}
+
+
+def test_rows_of_one_network_with_the_same_seeds_are_compared_seed_by_seed():
+    from pa3report import answers
+
+    def row(model, values):
+        return measurements.seeded_row("r", {"x": values, "pairing": {"model": model, "seeds": [0, 1, 2]}}, ("x",))
+
+    long, short = row("UNet", [50.0, 52.0, 47.0]), row("UNet", [49.0, 51.2, 45.9])
+    assert answers.gap(long, short, "x")["test"] == "paired t-test"
+    assert answers.gap(long, row("CNN", [49.0, 51.2, 45.9]), "x")["test"] == "Welch's t-test"

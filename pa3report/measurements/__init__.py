@@ -90,14 +90,19 @@ class Bench:
         return sorted((r for r in self.runs if r.experiment.base == base), key=lambda r: r.name)
 
     def over_seeds(self, bases: Iterable[str], measure: Callable[[RunInfo], Mapping[str, float]]
-                   ) -> dict[str, dict[str, list[float]]]:
-        """measure(run) for every cached seed of each entry, as {entry: {metric: [one value per seed]}}
-        (entries with no cached seed are left out): the form seeded_row reads."""
-        out: dict[str, dict[str, list[float]]] = {}
+                   ) -> dict[str, dict[str, Any]]:
+        """measure(run) for every cached seed of each entry, by seed, as {entry: {metric: [one value
+        per seed], "pairing": {model, seeds}}} (entries with no cached seed are left out): the form
+        seeded_row reads."""
+        out: dict[str, dict[str, Any]] = {}
         for base in bases:
-            per_seed = [measure(r) for r in self.entry(base)]
+            runs = sorted(self.entry(base), key=lambda r: r.experiment.seed)
+            per_seed = [measure(r) for r in runs]
             if per_seed:
                 out[base] = {m: [float(s[m]) for s in per_seed] for m in per_seed[0]}
+                # what pairs two rows seed by seed: the same network trained with the same seeds
+                out[base]["pairing"] = {"model": runs[0].experiment.model,
+                                        "seeds": [r.experiment.seed for r in runs]}
         return out
 
     def model(self, run: RunInfo | str) -> nn.Module:
@@ -246,8 +251,11 @@ def seeded_row(owner: str, values: Mapping[str, Any] | None, metrics: Iterable[s
         else:
             means[m], sds[m] = float(v), 0.0 if values else NAN
             samples[m], fixed = ([float(v)] if values else []), values is not None
+    pairing = (values or {}).get("pairing", {})
     return Fields(owner, {**means, **{f"{m}_sd": s for m, s in sds.items()}, "seeds": count,
                           "available": values is not None, "fixed": fixed,
+                          "pairing": Fields(f"{owner}.pairing", {"model": pairing.get("model", ""),
+                                                                 "seeds": tuple(pairing.get("seeds", ()))}),
                           "mean": Fields(f"{owner}.mean", means), "sd": Fields(f"{owner}.sd", sds),
                           "values": Fields(f"{owner}.values", samples)})
 
