@@ -11,7 +11,8 @@ from typing import Any
 
 # Digits and unit of each metric the report prints.
 METRICS: dict[str, tuple[int, str]] = {
-    "val_acc": (1, "%"), "palette_acc": (1, "%"), "vivid": (1, "%"),
+    "val_acc": (1, "%"), "palette_acc": (1, "%"), "vivid": (1, "%"), "acc_edge": (1, "%"), "acc_flat": (1, "%"),
+    "edge_penalty": (1, ""),
     "val_loss": (3, ""), "train_loss": (3, ""), "val_mse": (4, ""),
     "psnr": (2, " dB"), "ssim": (3, ""), "chroma": (1, ""), "saturation": (3, ""),
 }

@@ -78,8 +78,8 @@ def answer_of(tmp_path, question: str, infos, measured: dict):
 def test_when_the_unet_loses_to_the_cnn_3_2_says_so(tmp_path):
     cnn = seeded("p2_cnn", "CNN", [48.4, 48.9, 48.6], [1.30, 1.29, 1.31])
     unet = seeded("p3_unet", "UNet", [40.1, 39.6, 40.4], [1.61, 1.63, 1.60])
-    edges = {"p2_cnn": {m: [50.0, 51.0, 50.5] for m in ("acc_edge", "acc_flat", "precision", "recall", "f1")},
-             "p3_unet": {m: [40.0, 41.0, 40.5] for m in ("acc_edge", "acc_flat", "precision", "recall", "f1")},
+    edges = {"p2_cnn": {"acc_edge": [50.0, 51.0, 50.5], "acc_flat": [60.0, 60.5, 61.0], "edge_penalty": [10.0, 9.5, 10.5]},
+             "p3_unet": {"acc_edge": [40.0, 41.0, 40.5], "acc_flat": [60.0, 60.5, 61.0], "edge_penalty": [20.0, 19.5, 20.5]},
              "test_images": 1000}
     a = answer_of(tmp_path, "3.2", cnn + unet, {"edges": edges})
     assert a.state == "answered", a.error
