@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -258,7 +257,3 @@ def seeded_row(owner: str, values: Mapping[str, Any] | None, metrics: Iterable[s
                                                                  "seeds": tuple(pairing.get("seeds", ()))}),
                           "mean": Fields(f"{owner}.mean", means), "sd": Fields(f"{owner}.sd", sds),
                           "values": Fields(f"{owner}.values", samples)})
-
-
-def finite(value: float) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
