@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,14 +16,19 @@ pytestmark = pytest.mark.skipif(not shutil.which("bash") or not shutil.which("ti
                                 reason="needs bash and coreutils' timeout")
 
 
-def test_gpu_script_dry_run_writes_the_timings(tiny_experiments, tmp_path):
-    root = tiny_experiments
+def dry_run(root: Path, tmp_path: Path, budget_s: int):
+    """benchmarks/gpu.sh --dry-run on a copy of the project with the tiny list: (root, out folder, process)."""
     shutil.copytree(PROJECT / "pa3report", root / "pa3report", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT / "benchmarks", root / "benchmarks", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "gpu-out"
-    env = {**os.environ, "PYTHON": sys.executable, "BUDGET_S": "400", "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHON": sys.executable, "BUDGET_S": str(budget_s), "PYTHONPATH": str(root)}
     proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu.sh"), str(out), "--dry-run"], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=600)
+    return root, out, proc
+
+
+def test_gpu_script_dry_run_writes_the_timings(tiny_experiments, tmp_path):
+    root, out, proc = dry_run(tiny_experiments, tmp_path, budget_s=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = (out / "summary.txt").read_text()
     assert "runs finished: 3 of 3" in summary and "wall seconds of the whole list" in summary
@@ -36,14 +42,7 @@ def test_gpu_script_dry_run_writes_the_timings(tiny_experiments, tmp_path):
 
 
 def test_gpu_script_says_when_the_list_does_not_fit(tiny_experiments, tmp_path):
-    root = tiny_experiments
-    shutil.copytree(PROJECT / "pa3report", root / "pa3report", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(PROJECT / "benchmarks", root / "benchmarks", ignore=shutil.ignore_patterns("__pycache__"))
-    out = tmp_path / "gpu-out"
-    # a budget that leaves the list no time at all
-    env = {**os.environ, "PYTHON": sys.executable, "BUDGET_S": "1", "PYTHONPATH": str(root)}
-    proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu.sh"), str(out), "--dry-run"], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=600)
+    root, out, proc = dry_run(tiny_experiments, tmp_path, budget_s=1)  # no time at all for the list
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = (out / "summary.txt").read_text()
     assert "did not fit" in summary and "NOTE: only 0 of 3 runs fitted" in summary
