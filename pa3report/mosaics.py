@@ -135,6 +135,12 @@ def _viridis_lut() -> np.ndarray:
     return (matplotlib.colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
 
 
+def heat_image(values: torch.Tensor, vmax: float) -> torch.Tensor:
+    """(H, W) values from 0 to vmax as a (3, H, W) viridis image, for drawing beside photos."""
+    idx = (values.float().clamp(0, vmax) / vmax * 255).round().long().numpy()
+    return torch.from_numpy(_viridis_lut()[idx]).permute(2, 0, 1).float() / 255.0
+
+
 def feature_tiles(maps: torch.Tensor, per_row: int = 14, tile: int = 64, gap: int = 4):
     """(C, H, W) feature maps as a grid of per-channel min-max normalised viridis tiles.
 

@@ -68,7 +68,7 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("1.4", "Why squared RGB distance is a poor measure of colour difference", (
                     _e("pairs"), _e("palette"))),
                 Question("1.5", "What treating colour as a choice among classes fixes", (
-                    _e("palette_swatch"), _e("colourfulness"))),
+                    _e("palette_swatch"), _e("colourfulness"), _e("decoding"))),
             )),
     Problem(2, "Colourization as classification",
             "Each pixel is assigned one of a small set of k-means colours and trained with cross-entropy.", (
@@ -86,7 +86,7 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("3.3", "How the mini-batch size changes UNet training", (
                     _e("curves", "3.2", "3.3", panels=("loss", "val_acc"), sort="batch_size"),
                     _e("samples", "3.2", "3.3", sort="batch_size"),
-                    _e("metrics", "3.2", "3.3", sort="batch_size"), _e("smoothness"))),
+                    _e("metrics", "3.2", "3.3", sort="batch_size"), _e("smoothness"), _e("batch_scaling"))),
             )),
     Problem(4, "Super-resolution",
             "The same networks learn to restore a 32×32 image from a 4× smaller version of it.", (

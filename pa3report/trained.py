@@ -35,3 +35,10 @@ def lab(rgb: torch.Tensor) -> np.ndarray:
     """(N, 3, H, W) RGB in [0, 1] -> (N, H, W, 3) CIELAB."""
     from skimage.color import rgb2lab
     return rgb2lab(rgb.permute(0, 2, 3, 1).clamp(0, 1).numpy())
+
+
+def delta_e2000(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """Mean CIEDE2000 colour difference per pixel: distance as the eye sees it, which RGB
+    squared error is not (a dark error and a bright one of the same size look different)."""
+    from skimage.color import deltaE_ciede2000
+    return float(np.mean(deltaE_ciede2000(lab(pred), lab(truth))))

@@ -11,12 +11,12 @@ from .. import data as data_mod
 from ..fields import Fields
 from ..formats import mean_sd
 from ..page import Item, Page, cell, table
-from ..trained import lab, predict_rgb
+from ..trained import delta_e2000, lab, predict_rgb
 from . import Bench, Measurement, Reads, register, seeded_row
 
 # CIELAB chroma above which a pixel reads as clearly coloured rather than greyish or tinted.
 VIVID_CHROMA = 20.0
-METRICS = ("chroma", "saturation", "vivid")
+METRICS = ("chroma", "saturation", "vivid", "delta_e")
 # (name in answers, label in the table); the networks are experiment entries, every seed read.
 REFERENCES = (("truth", "ground truth"), ("palette", "ground truth snapped to the palette"))
 NETWORKS = (("p1_regression_e5", "regression after 5 epochs"),
@@ -37,13 +37,18 @@ def colourfulness(rgb: torch.Tensor) -> dict[str, float]:
             "vivid": 100.0 * float((chroma > VIVID_CHROMA).mean())}
 
 
+def judged(rgb: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """How colourful the images are, and how far (CIEDE2000) their colours are from the truth."""
+    return {**colourfulness(rgb), "delta_e": delta_e2000(rgb, truth)}
+
+
 def compute(bench: Bench) -> dict[str, Any]:
     truth = bench.truth
     out: dict[str, Any] = {
-        "test_images": len(truth), "truth": colourfulness(truth),
-        "palette": colourfulness(data_mod.decode(data_mod.quantize(truth, bench.palette), bench.palette))}
-    out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: colourfulness(
-        predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette))))
+        "test_images": len(truth), "truth": judged(truth, truth),
+        "palette": judged(data_mod.decode(data_mod.quantize(truth, bench.palette), bench.palette), truth)}
+    out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: judged(
+        predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette), truth)))
     return out
 
 
@@ -65,13 +70,16 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
                      cell(mean_sd(row["chroma"], row["chroma_sd"], "chroma"), numeric=True),
                      cell(f"{100 * row['chroma'] / truth:.0f}%" if truth > 0 else "n/a", numeric=True),
                      cell(mean_sd(row["saturation"], row["saturation_sd"], "saturation"), numeric=True),
-                     cell(mean_sd(row["vivid"], row["vivid_sd"], "vivid"), numeric=True)])
+                     cell(mean_sd(row["vivid"], row["vivid_sd"], "vivid"), numeric=True),
+                     cell(mean_sd(row["delta_e"], row["delta_e_sd"], "delta_e"), numeric=True)])
     return [table(
         f"How colourful the images are, over all {found['test_images']:,} test images: mean CIELAB chroma "
         f"(0 = grey), mean HSV saturation, and the share of clearly coloured pixels (chroma above "
-        f"{VIVID_CHROMA:g}); networks: mean ± standard deviation over their seeds",
+        f"{VIVID_CHROMA:g}), and the mean CIEDE2000 colour difference from the ground truth per pixel "
+        f"(ΔE2000: about 1 is just noticeable, above 10 a clearly different colour); networks: mean ± "
+        "standard deviation over their seeds",
         ["Images", ("Seeds", True), ("Mean chroma", True), ("… share of the ground truth's", True),
-         ("Mean saturation", True), ("Clearly coloured pixels", True)], rows)]
+         ("Mean saturation", True), ("Clearly coloured pixels", True), ("ΔE2000 to the truth", True)], rows)]
 
 
 MEASUREMENT = register(Measurement(

@@ -1,7 +1,11 @@
-"""Colourizing images larger than the 32×32 training images, whole or via 32×32 (6.3)."""
+"""Colourizing images larger than the 32×32 training images (6.3), three ways: the whole image
+at once (direct); shrunk to 32×32, colourized and enlarged back (via 32×32); and colourized at
+32×32 with only its colour (CIELAB a*b*) enlarged and put under the full-size grey image's own
+lightness (chroma only): if colour is a low-frequency signal, the last keeps every detail."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +19,15 @@ from .. import mosaics
 from ..fields import Fields
 from ..fsutil import content_key
 from ..page import Item, Page, cell, table
+from ..trained import delta_e2000, lab
 from . import NAN, Bench, Measurement, Reads, register
 
 RUN = "p3_unet"
 KEYS = ("horses_32", "horses_64", "horses_128", "photos_128", "photos_256")
 HORSES = 4  # test horses enlarged to each size
 SHOWN = 2  # images per size in the figures (the table counts them all)
-IMAGES = ("grey", "truth", "direct", "via32")
+IMAGES = ("grey", "truth", "direct", "via32", "chroma")
+PATHS = ("direct", "via32", "chroma")
 
 
 def sample_photos(size: int) -> torch.Tensor:
@@ -38,6 +44,22 @@ def sample_photos(size: int) -> torch.Tensor:
     return torch.stack(photos)
 
 
+def chroma_under_lightness(grey: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
+    """The a*b* of a (smaller) colour image, enlarged bilinearly, with the lightness of the full-size
+    grey image: (N, 1, H, W) grey and (N, 3, h, w) colour -> (N, 3, H, W) RGB."""
+    from skimage.color import lab2rgb
+
+    size = grey.shape[-2:]
+    ab = torch.from_numpy(lab(colour)[..., 1:]).permute(0, 3, 1, 2).float()
+    ab = F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+    lightness = torch.from_numpy(lab(grey.expand(-1, 3, -1, -1))[..., :1]).permute(0, 3, 1, 2).float()
+    out = torch.cat([lightness, ab], dim=1).permute(0, 2, 3, 1).double().numpy()
+    with warnings.catch_warnings():  # colours outside the sRGB gamut are clipped to it, as intended
+        warnings.simplefilter("ignore", UserWarning)
+        rgb = lab2rgb(out)
+    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float()
+
+
 @torch.inference_mode()
 def colourize_large(model: nn.Module, rgb: torch.Tensor, palette: torch.Tensor) -> dict[str, Any]:
     """Greyscale in, colours out at the image's own size, and the 32x32 detour for comparison."""
@@ -45,11 +67,15 @@ def colourize_large(model: nn.Module, rgb: torch.Tensor, palette: torch.Tensor) 
     direct = data_mod.decode(model(grey).argmax(1), palette)
     size = rgb.shape[-1]
     small = F.interpolate(grey, size=(32, 32), mode="area")
-    via32 = F.interpolate(data_mod.decode(model(small).argmax(1), palette), size=(size, size), mode="nearest")
+    colour32 = data_mod.decode(model(small).argmax(1), palette)
+    via32 = F.interpolate(colour32, size=(size, size), mode="nearest")
+    chroma = chroma_under_lightness(grey, colour32)
     truth_cls = data_mod.quantize(rgb, palette)
     acc = lambda img: 100.0 * float((data_mod.quantize(img, palette) == truth_cls).float().mean())
-    return {"grey": grey, "truth": rgb, "direct": direct, "via32": via32,
-            "acc_direct": acc(direct), "acc_via32": acc(via32)}
+    out: dict[str, Any] = {"grey": grey, "truth": rgb, "direct": direct, "via32": via32, "chroma": chroma}
+    for path in PATHS:
+        out[f"acc_{path}"], out[f"de_{path}"] = acc(out[path]), delta_e2000(out[path], rgb)
+    return out
 
 
 def compute(bench: Bench) -> dict[str, Any]:
@@ -69,12 +95,12 @@ def view(found: dict[str, Any] | None) -> Fields:
     found = found or {}
     return Fields("analysis.large", {key: Fields(f"analysis.large.{key}", {
         "size": int(key.rsplit("_", 1)[1]), "images": int(found[key]["grey"].shape[0]) if key in found else 0,
-        "acc_direct": float(found[key]["acc_direct"]) if key in found else NAN,
-        "acc_via32": float(found[key]["acc_via32"]) if key in found else NAN}) for key in KEYS})
+        **{f"{m}_{path}": float(found[key][f"{m}_{path}"]) if key in found else NAN
+           for m in ("acc", "de") for path in PATHS}}) for key in KEYS})
 
 
 def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
-    columns = ["grey input", "direct (whole image)", "via 32×32 and back", "ground truth"]
+    columns = ["grey input", "direct (whole image)", "via 32×32 and back", "chroma only", "ground truth"]
     items: list[Item] = []
     for kind, label, what in (("horses", "horse", "test horses enlarged from 32×32 (bicubic)"),
                               ("photos", "photo", "the photographs that scikit-learn ships")):
@@ -84,7 +110,7 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
 
         def draw(path: Path, keys: list[str] = keys, label: str = label) -> None:
             rows = [(f"{label} {i + 1}, {found[k]['grey'].shape[-1]}×{found[k]['grey'].shape[-1]}",
-                     [found[k][t][i].float() for t in ("grey", "direct", "via32", "truth")])
+                     [found[k][t][i].float() for t in ("grey", "direct", "via32", "chroma", "truth")])
                     for i in range(SHOWN) for k in keys if i < len(found[k]["grey"])]
             mosaics.image_table(path, rows, columns)
 
@@ -92,18 +118,24 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
             f"img/q6-3-{kind}.png", {"large": content_key({k: found[k] for k in keys}), "shown": SHOWN},
             draw, alt=f"{RUN} colourizing {what} at several sizes",
             caption=f"{RUN}, trained on 32×32 images, on {what}: the grey image goes in whole "
-                    "(direct), or is shrunk to 32×32, colourized, and its colours enlarged back (via 32×32). "
-                    "Every image is drawn at about the same size."))
+                    "(direct), or is shrunk to 32×32, colourized, and its colours enlarged back (via 32×32), or "
+                    "only its colour (CIELAB a*b*) is enlarged and put under the full-size lightness (chroma "
+                    "only). Every image is drawn at about the same size."))
     rows = []
     for key in (k for k in KEYS if k in found):
         e = v[key]
+        best_acc = max(PATHS, key=lambda p: e[f"acc_{p}"])
+        best_de = min(PATHS, key=lambda p: e[f"de_{p}"])
         rows.append([cell(key.split("_")[0]), cell(f"{e['size']}×{e['size']}", numeric=True),
-                     cell(e["images"], numeric=True),
-                     cell(f"{e['acc_direct']:.1f}%", numeric=True, best=e["acc_direct"] > e["acc_via32"]),
-                     cell(f"{e['acc_via32']:.1f}%", numeric=True, best=e["acc_via32"] > e["acc_direct"])])
-    items.append(table("Palette accuracy of both ways against the ground truth snapped to the palette "
-                       "(the better one for each size is highlighted)",
-                       ["Images", ("Size", True), ("Count", True), ("Direct", True), ("Via 32×32", True)], rows))
+                     cell(e["images"], numeric=True)]
+                    + [cell(f"{e[f'acc_{p}']:.1f}%", numeric=True, best=p == best_acc) for p in PATHS]
+                    + [cell(f"{e[f'de_{p}']:.2f}", numeric=True, best=p == best_de) for p in PATHS])
+    items.append(table("The three ways against the ground truth: palette accuracy (against the truth snapped to "
+                       "the palette; higher is better) and mean CIEDE2000 colour difference per pixel (ΔE2000, "
+                       "lower is better); the best way for each size is highlighted",
+                       ["Images", ("Size", True), ("Count", True), ("Accuracy: direct", True),
+                        ("via 32×32", True), ("chroma only", True), ("ΔE2000: direct", True),
+                        ("via 32×32", True), ("chroma only", True)], rows))
     return items
 
 

@@ -11,19 +11,20 @@ from .. import data as data_mod
 from ..fields import Fields
 from ..formats import mean_sd
 from ..page import Item, Page, cell, table
-from ..trained import predict_rgb
+from ..trained import delta_e2000, predict_rgb
 from . import Bench, Measurement, Reads, register, seeded_row
 
-METRICS = ("psnr", "ssim", "palette_acc")
+METRICS = ("psnr", "ssim", "palette_acc", "delta_e")
 NETWORKS = (("p4_sr_cnn", "CNN"), ("p4_sr_unet", "UNet"))
 # (name in answers, label); the ceiling is a reference, not a method.
 METHODS = (("bicubic", "bicubic interpolation"), ("bilinear", "bilinear interpolation"),
            ("nearest", "nearest neighbour (the network's input)"))
 CEILING = ("ceiling", "ground truth snapped to the palette")
+LOWER_IS_BETTER = ("delta_e",)
 
 
 def image_quality(pred: torch.Tensor, truth: torch.Tensor, palette: torch.Tensor) -> dict[str, float]:
-    """PSNR and SSIM of decoded colours against the originals, and palette accuracy (%)."""
+    """PSNR, SSIM and mean CIEDE2000 of decoded colours against the originals, and palette accuracy (%)."""
     from skimage.metrics import structural_similarity
 
     mse = ((pred - truth) ** 2).flatten(1).mean(1).clamp_min(1e-10)
@@ -31,7 +32,8 @@ def image_quality(pred: torch.Tensor, truth: torch.Tensor, palette: torch.Tensor
     p, t = pred.permute(0, 2, 3, 1).numpy(), truth.permute(0, 2, 3, 1).numpy()
     ssim = np.mean([structural_similarity(a, b, channel_axis=2, data_range=1.0) for a, b in zip(p, t)])
     acc = (data_mod.quantize(pred, palette) == data_mod.quantize(truth, palette)).float().mean()
-    return {"psnr": float(psnr), "ssim": float(ssim), "palette_acc": 100.0 * float(acc)}
+    return {"psnr": float(psnr), "ssim": float(ssim), "palette_acc": 100.0 * float(acc),
+            "delta_e": delta_e2000(pred, truth)}
 
 
 def compute(bench: Bench) -> dict[str, Any]:
@@ -58,7 +60,8 @@ def view(found: dict[str, Any] | None) -> Fields:
 
 def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     shown = [(name, label) for name, label in (*NETWORKS, *METHODS) if name in found]
-    best = {m: max((name for name, _ in shown), key=lambda n: v[n][m]) for m in METRICS}
+    best = {m: (min if m in LOWER_IS_BETTER else max)((name for name, _ in shown), key=lambda n: v[n][m])
+            for m in METRICS}
     rows = []
     for name, label in (*shown, CEILING):
         row = v[name]
@@ -69,9 +72,11 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
                        for m in METRICS])
     return [table(
         f"Super-resolution quality over all {found['test_images']:,} test images, against the original "
-        "32×32 images; networks: mean ± standard deviation over their seeds. The best method in each "
+        "32×32 images (ΔE2000: mean CIEDE2000 colour difference per pixel, lower is better); networks: "
+        "mean ± standard deviation over their seeds. The best method in each "
         "column is highlighted (the palette ceiling is a reference, not a method)",
-        ["Method", ("Seeds", True), ("PSNR", True), ("SSIM", True), ("Palette accuracy", True)], rows)]
+        ["Method", ("Seeds", True), ("PSNR", True), ("SSIM", True), ("Palette accuracy", True),
+         ("ΔE2000", True)], rows)]
 
 
 MEASUREMENT = register(Measurement(

@@ -37,3 +37,12 @@ def test_view_rows_over_seeds_and_references():
     assert set(v) == {"truth", "palette", "p1_regression_e5", "p1_regression", "p1_regression_e50", "p2_cnn",
                       "p3_unet"}
     assert not v["p2_cnn"]["available"] and math.isnan(v["p2_cnn"]["vivid"])
+
+
+def test_colour_difference_from_the_truth():
+    grey = torch.full((1, 3, 8, 8), 0.4)
+    red = torch.zeros(1, 3, 8, 8)
+    red[:, 0] = 1.0
+    assert cf.judged(red, red)["delta_e"] == 0.0
+    # sRGB red against a mid grey: CIEDE2000 about 33, far above a clearly different 10
+    assert 30 < cf.judged(grey, red)["delta_e"] < 36

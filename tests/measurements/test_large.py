@@ -37,3 +37,30 @@ def test_sample_photos_are_square_and_in_range():
 def test_view_names_every_size():
     v = large.view(None)
     assert set(v) == set(large.KEYS) and v["photos_256"]["size"] == 256 and v["horses_64"]["images"] == 0
+
+
+def test_chroma_only_keeps_the_full_size_lightness_and_the_small_colour():
+    grey = torch.linspace(0.2, 0.8, 64).repeat(1, 1, 64, 1)  # a fine left-to-right ramp
+    colour = torch.zeros(1, 3, 32, 32)
+    colour[:, 2] = 0.8  # a flat blue at 32×32
+    out = large.chroma_under_lightness(grey, colour)
+    assert out.shape == (1, 3, 64, 64)
+    from skimage.color import rgb2lab
+    got = rgb2lab(out[0].permute(1, 2, 0).numpy())
+    want = rgb2lab(grey[0].expand(3, -1, -1).permute(1, 2, 0).numpy())
+    blue = rgb2lab(colour[0].permute(1, 2, 0).numpy())[0, 0]
+    inside = (got[..., 0] > 25) & (got[..., 0] < 75)  # away from where the gamut clips the blue
+    # lightness follows the big grey image's ramp; hue is the small image's blue
+    assert abs(got[..., 0] - want[..., 0])[inside].mean() < 3.0
+    assert (got[..., 2][inside] < 0).all() and blue[2] < 0
+
+
+def test_every_way_has_accuracy_and_colour_difference():
+    palette = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    rgb = torch.zeros(1, 3, 64, 64)
+    rgb[:, 0] = 1.0
+    res = large.colourize_large(Constant(1, 2), rgb, palette)
+    assert res["de_direct"] == res["de_via32"] == 0.0  # all red, as the truth
+    assert res["chroma"].shape == (1, 3, 64, 64) and res["de_chroma"] > 0  # grey's lightness is not red's
+    v = large.view(None)
+    assert {"acc_chroma", "de_chroma", "de_direct"} <= set(v["horses_64"])

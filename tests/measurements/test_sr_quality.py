@@ -25,3 +25,24 @@ def test_view_has_every_method_and_the_ceiling():
     assert [name for name in v] == ["p4_sr_cnn", "p4_sr_unet", "bicubic", "bilinear", "nearest", "ceiling"]
     assert v["bicubic"]["sd"]["psnr"] == 0.0 and v["p4_sr_unet"]["psnr"] == 21.5 and v["p4_sr_unet"]["seeds"] == 2
     assert math.isnan(v["p4_sr_cnn"]["psnr"]) and v["p4_sr_cnn"]["seeds"] == 0
+
+
+def test_colour_difference_is_zero_for_the_truth_and_grows_with_the_error():
+    truth = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    palette = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    same = sr_quality.image_quality(truth, truth, palette)["delta_e"]
+    near = sr_quality.image_quality((truth + 0.02).clamp(0, 1), truth, palette)["delta_e"]
+    far = sr_quality.image_quality((truth + 0.2).clamp(0, 1), truth, palette)["delta_e"]
+    assert same == 0.0 and 0.0 < near < far
+
+
+def test_the_lowest_colour_difference_is_the_best():
+    from pa3report.page import Page
+    found = {"test_images": 4,
+             "bicubic": {"psnr": 20.0, "ssim": 0.6, "palette_acc": 42.0, "delta_e": 9.0},
+             "p4_sr_unet": {"psnr": [21.0, 22.0], "ssim": [0.7, 0.7], "palette_acc": [45.0, 46.0],
+                            "delta_e": [7.0, 7.5]},
+             "ceiling": {"psnr": 25.0, "ssim": 0.9, "palette_acc": 100.0, "delta_e": 3.0}}
+    (table,) = sr_quality.show(Page.__new__(Page), found, sr_quality.view(found))
+    rows = {row[0]["text"]: row for row in table["rows"]}
+    assert rows["UNet"][-1]["best"] and not rows["bicubic interpolation"][-1]["best"]
