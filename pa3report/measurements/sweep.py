@@ -19,7 +19,7 @@ from ..runs import RunInfo, Runs, seeds_of, tagged
 from . import NAN, Bench, Measurement, register
 
 SWEEP = ("6.1",)  # the sweep's own runs
-BASELINE = "3.2"  # the unchanged run, read at the sweep's epoch
+BASELINE = "3.2"  # the unchanged run (the first so tagged: the handout's list is read first)
 REFERENCE = ("3.2", "3.3")  # longer runs of the same network read at that epoch too
 # The settings a sweep point may change, in the order its label lists them.
 FIELDS = ("optimizer", "learn_rate", "num_filters", "kernel", "weight_decay", "batch_size")
@@ -43,9 +43,15 @@ class Plan:
         if not sweep or base is None:
             return cls(None, (), 0)
         epoch = max(r.spec.epochs for r in sweep)
-        same = [r for r in refs if r is not base and r.experiment.model == base.experiment.model
-                and r.experiment.task == base.experiment.task and r.spec.epochs >= epoch]
+        same = [r for r in refs if r is not base and r.spec.epochs >= epoch and only_batch_differs(r, base)]
         return cls(base, (*sweep, *same), epoch)
+
+
+def only_batch_differs(run: RunInfo, base: RunInfo) -> bool:
+    """A longer run that is the baseline with another batch size: a sweep point of its own. Other
+    runs tagged with the same questions (ablations that rewire or retrain the network) are not."""
+    a, b = run.spec.hyper(with_epochs=False), base.spec.hyper(with_epochs=False)
+    return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)} <= {"batch_size"}
 
 
 class SweepReads:
@@ -97,7 +103,7 @@ def compute(bench: Bench) -> dict[str, Any]:
     runs = bench.all_runs
     plan = Plan.of(runs)
     names = [r.name for r in tagged(runs, SWEEP)]
-    names += [r.name for r in tagged(runs, REFERENCE[1:]) if r.name not in names]
+    names += [r.name for r in plan.points if r.name not in names]
     out: dict[str, Any] = {"rows": [], "epoch": plan.epoch, "names": names, "planned": plan.base is not None}
     if plan.base is None or not plan.base.available:
         return out

@@ -19,6 +19,9 @@ def sweep_runs(**missing: bool):
         run("sgd", questions=("6.1",), epochs=2, optimizer="sgd", learn_rate=0.05, val_acc=[10.0, 50.0]),
         run("bs20", questions=("3.3",), epochs=4, batch_size=20, val_acc=[10.0, 41.5, 70.0, 80.0]),
         run("cnn", questions=("3.2",), model="CNN", epochs=4, val_acc=[1.0, 2.0, 3.0, 4.0]),
+        # longer runs tagged like the references but changed in more than the batch: ablations, not points
+        run("bs20_lr", questions=("3.3",), epochs=4, batch_size=20, learn_rate=0.0002, val_acc=[1.0, 2.0, 3.0, 4.0]),
+        run("wide", questions=("3.2",), epochs=4, num_filters=64, val_acc=[1.0, 2.0, 3.0, 4.0]),
     )
 
 
@@ -30,7 +33,7 @@ def test_rows_read_at_the_sweep_epoch():
     assert base.run.name == "base" and base.seeds == 2 and base.val_acc == 41.0
     assert math.isclose(base.val_acc_sd, statistics.stdev([40.0, 42.0]))
     by = {r.run.name: r for r in points}
-    assert set(by) == {"lr", "sgd", "bs20"}  # not the CNN: another network
+    assert set(by) == {"lr", "sgd", "bs20"}  # not the CNN (another network), nor bs20_lr or wide (ablations)
     assert by["sgd"].changed == ("optimizer", "learn_rate") and by["sgd"].value == "sgd, 0.05"
     assert by["bs20"].changed == ("batch_size",) and by["bs20"].val_acc == 41.5
 
