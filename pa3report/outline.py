@@ -105,7 +105,7 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem(6, "Conceptual questions",
             "Short questions on tuning, layer order and image size, with small checks run on the trained models.", (
                 Question("6.1", "Five hyper-parameters worth tuning", (
-                    _e("hyper"), _e("sweep"),
+                    _e("hyper"), _e("sweep"), _e("rebalance"),
                     _e("curves", "3.2", "6.1", panels=("val_acc",)))),
                 Question("6.2", "Swapping max-pooling and ReLU", (_e("relu_maxpool"),)),
                 Question("6.3", "Colourizing images larger than 32×32", (_e("large"), _e("receptive_field"))),

@@ -22,6 +22,7 @@ REFERENCES = (("truth", "ground truth"), ("palette", "ground truth snapped to th
 NETWORKS = (("p1_regression_e5", "regression after 5 epochs"),
             ("p1_regression", "regression (RegressionCNN, squared error)"),
             ("p1_regression_e50", "regression after 50 epochs"),
+            ("p1_regression_lab", "regression, squared error in CIELAB"),
             ("p2_cnn", "classification CNN"), ("p3_unet", "classification UNet"))
 
 

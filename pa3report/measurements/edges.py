@@ -25,7 +25,8 @@ from . import Bench, Measurement, Reads, register, seeded_row
 
 NETWORKS = (("p1_regression", "regression (RegressionCNN)"), ("p2_cnn", "classification CNN"),
             ("p3_unet", "classification UNet"), ("p3_unet_bs20", "UNet, batch 20"),
-            ("p3_unet_bs500", "UNet, batch 500"))
+            ("p3_unet_bs500", "UNet, batch 500"), ("p3_unet_skip_input", "UNet, only the grey-input skip"),
+            ("p3_unet_skip_encoder", "UNet, only the encoder skips"))
 METRICS = ("acc_edge", "acc_flat", "edge_penalty")
 EDGE_SHARE, FLAT_SHARE = 0.25, 0.5
 

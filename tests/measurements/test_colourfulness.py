@@ -34,8 +34,8 @@ def test_view_rows_over_seeds_and_references():
     assert v["truth"]["chroma_sd"] == 0.0 and v["truth"]["seeds"] == 0
     unet = v["p3_unet"]
     assert unet["chroma"] == 11.0 and math.isclose(unet["sd"]["chroma"], math.sqrt(2)) and unet["seeds"] == 2
-    assert set(v) == {"truth", "palette", "p1_regression_e5", "p1_regression", "p1_regression_e50", "p2_cnn",
-                      "p3_unet"}
+    assert set(v) == {"truth", "palette", "p1_regression_e5", "p1_regression", "p1_regression_e50",
+                      "p1_regression_lab", "p2_cnn", "p3_unet"}
     assert not v["p2_cnn"]["available"] and math.isnan(v["p2_cnn"]["vivid"])
 
 
