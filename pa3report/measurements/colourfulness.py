@@ -43,7 +43,7 @@ def compute(bench: Bench) -> dict[str, Any]:
         "test_images": len(truth), "truth": colourfulness(truth),
         "palette": colourfulness(data_mod.decode(data_mod.quantize(truth, bench.palette), bench.palette))}
     out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: colourfulness(
-        predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette))))
+        predict_rgb(bench.model(r), r.experiment.head, bench.grey, bench.palette))))
     return out
 
 
