@@ -218,3 +218,18 @@ def test_a_record_from_before_loss_and_skips_reads_with_defaults():
     new = config.from_record({**old, "loss": "rebalanced", "skips": ["input"], "unknown_later_field": 1})
     assert (new.loss, new.skips) == ("rebalanced", ("input",))
 
+
+def test_project_ablations():
+    by = {e.name: e for e in config.load_experiments(PROJECT / "experiments")}
+    assert by["p3_unet_skip_input"].skips == ("input",)
+    assert by["p3_unet_skip_encoder"].skips == ("downconv2", "downconv1")
+    assert (by["p3_unet_bs20_lr"].batch_size, by["p3_unet_bs20_lr"].learn_rate) == (20, 0.0002)
+    assert (by["p3_unet_bs500_lr"].batch_size, by["p3_unet_bs500_lr"].learn_rate) == (500, 0.005)
+    assert (by["p1_regression_lab"].loss, by["p1_regression_lab"].model) == ("lab", "RegressionCNN")
+    assert by["p3_unet_rebalanced"].loss == "rebalanced"
+    assert (by["p4_sr_unet_rgb"].head, by["p4_sr_unet_rgb"].task) == ("rgb", "super_resolution")
+    for name in ("p3_unet_skip_input", "p3_unet_skip_encoder", "p3_unet_bs20_lr", "p3_unet_bs500_lr",
+                 "p1_regression_lab", "p3_unet_rebalanced", "p4_sr_unet_rgb"):
+        assert by[name].epochs == 25 and {by[f"{name}_s1"].seed, by[f"{name}_s2"].seed} == {1, 2}
+    # the handout's runs keep the handout's networks
+    assert all(by[n].handout_network for n in ("p1_regression", "p2_cnn", "p3_unet", "p4_sr_cnn", "p4_sr_unet"))
