@@ -41,7 +41,7 @@ class Plan:
     def of(cls, runs: Runs) -> "Plan":
         sweep = tagged(runs, SWEEP)
         refs = tagged(runs, REFERENCE)
-        base = next((r for r in refs if BASELINE in r.experiment.questions), None)
+        base = next((r for r in refs if BASELINE in r.experiment.questions and r.experiment.handout_network), None)
         if not sweep or base is None:
             return cls(None, (), 0)
         epoch = min(r.spec.epochs for r in sweep)
