@@ -59,11 +59,11 @@ def flops_per_image(spec) -> float:
     from pa3report.train import loss_fn
 
     e = spec.experiment
-    model = build_model(e.model, e.kernel, e.num_filters, e.in_channels)
+    model = build_model(e.model, e.kernel, e.num_filters, e.in_channels, head=e.head, skips=e.skips)
     x = torch.rand(8, e.in_channels, 32, 32)
-    y = torch.randint(0, 24, (8, 32, 32))
+    y = torch.rand(8, 3, 32, 32) if e.head == "rgb" else torch.randint(0, 24, (8, 32, 32))
     with FlopCounterMode(display=False) as counter:
-        loss_fn(e.task, model(x), y).backward()
+        loss_fn(e.loss, model(x), y).backward()
     return counter.get_total_flops() / 8
 
 

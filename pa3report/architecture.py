@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -98,9 +99,11 @@ def _conv(module: nn.Module) -> nn.Module | None:
     return next((m for m in module.modules() if isinstance(m, (nn.Conv2d, MyConv2d))), None)
 
 
-def describe(model: str, kernel: int, num_filters: int, in_channels: int, num_colours: int) -> Architecture:
-    """Build the model with these settings and describe every block in forward order."""
-    net = build_model(model, kernel, num_filters, in_channels, num_colours).eval()
+def describe(model: str, kernel: int, num_filters: int, in_channels: int, num_colours: int,
+             head: str | None = None, skips: Sequence[str] | None = None) -> Architecture:
+    """Build the model with these settings (head and skips: build_model's) and describe every
+    block in forward order."""
+    net = build_model(model, kernel, num_filters, in_channels, num_colours, head=head, skips=skips).eval()
     outputs = net.activations(torch.zeros(1, in_channels, IMAGE_SIZE, IMAGE_SIZE))
     blocks = []
     for name in net.block_names():

@@ -22,6 +22,12 @@ except ImportError:  # Python 3.10: the same parser, published as tomli
 MODELS = ("RegressionCNN", "CNN", "UNet")
 OPTIMIZERS = ("adam", "sgd")
 TASKS = ("regression", "colourization", "super_resolution")
+# Each loss with the head it trains: "rgb" outputs three colour channels, "palette" one
+# score per palette colour.
+LOSSES = {"mse": "rgb", "lab": "rgb", "ce": "palette", "rebalanced": "palette"}
+# The UNet's skip connections, named by the output they carry, with the block they feed, in
+# the decoder's order (as models.SKIPS); a UNet keeps all three unless `skips` lists fewer.
+SKIPS = {"downconv2": "upconv1", "downconv1": "upconv2", "input": "finalconv"}
 QUESTIONS = (
     "1.1", "1.2", "1.3", "1.4", "1.5",
     "2.1", "2.2",
@@ -55,7 +61,28 @@ class Experiment:
     seed: int = 0
     optimizer: str = "adam"
     weight_decay: float = 0.0
+    loss: str = ""  # "" until __post_init__: the task's own (mse for regression, ce otherwise)
+    skips: tuple[str, ...] | None = None  # None until __post_init__: the model's own (all for the UNet)
     group: str = ""  # the entry's name when `seeds` expanded it into several runs
+
+    def __post_init__(self) -> None:
+        # Defaults that depend on other fields, settled once so every reader sees real values;
+        # skips in the decoder's order, so listing them differently is the same experiment.
+        if not self.loss:
+            object.__setattr__(self, "loss", default_loss(self.task))
+        skips = default_skips(self.model) if self.skips is None else self.skips
+        object.__setattr__(self, "skips", tuple(s for s in SKIPS if s in skips)
+                           + tuple(s for s in skips if s not in SKIPS))
+
+    @property
+    def head(self) -> str:
+        """What the network outputs: "rgb" (three colour channels) or "palette" (colour scores)."""
+        return LOSSES[self.loss]
+
+    @property
+    def handout_network(self) -> bool:
+        """The handout's network and loss for this model and task: nothing ablated."""
+        return self.loss == default_loss(self.task) and self.skips == default_skips(self.model)
 
     @property
     def base(self) -> str:
@@ -67,16 +94,32 @@ class Experiment:
         return 3 if self.task == "super_resolution" else 1
 
 
+def default_loss(task: str) -> str:
+    return "mse" if task == "regression" else "ce"
+
+
+def default_skips(model: str) -> tuple[str, ...]:
+    return tuple(SKIPS) if model == "UNet" else ()
+
+
+def from_record(record: dict[str, Any]) -> Experiment:
+    """The experiment of a result's meta (fields it predates take their defaults)."""
+    known = {f.name for f in dataclasses.fields(Experiment)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in known}
+    return Experiment(**values)
+
+
 # Keys a user may write in TOML, with the type they must have. `seeds` expands one entry
 # into one run per seed (the first keeps the name, the others get a _s<seed> suffix).
 FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in dataclasses.fields(Experiment)
                                if f.name != "group"}
+FIELD_TYPES["skips"] = "tuple[str, ...]"
 FIELD_TYPES["seeds"] = "tuple[int, ...]"
 _PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple, "tuple[int, ...]": list}
 REQUIRED = ("name", "model", "task")
 # Hyper-parameters that --set may change (the rest identify the experiment).
 SETTABLE = ("epochs", "batch_size", "learn_rate", "num_filters", "kernel", "seed", "optimizer",
-            "weight_decay")
+            "weight_decay", "loss")
 
 
 @dataclass(frozen=True)
@@ -109,6 +152,7 @@ class RunSpec:
             "model": e.model, "task": e.task, "batch_size": e.batch_size,
             "learn_rate": e.learn_rate, "num_filters": e.num_filters, "kernel": e.kernel,
             "seed": e.seed, "optimizer": e.optimizer, "weight_decay": e.weight_decay,
+            "loss": e.loss, "skips": list(e.skips or ()),
             "train_images": self.train_images, "val_images": self.val_images,
         }
         if with_epochs:
@@ -159,6 +203,16 @@ def _check_value(key: str, value: Any) -> Any:
         raise ValueError(f"unknown task {value!r}{closest(value, TASKS)}; known: {', '.join(TASKS)}")
     if key == "optimizer" and value not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {value!r}{closest(value, OPTIMIZERS)}; known: {', '.join(OPTIMIZERS)}")
+    if key == "loss" and value not in LOSSES:
+        raise ValueError(f"unknown loss {value!r}{closest(value, LOSSES)}; known: {', '.join(LOSSES)}")
+    if key == "skips":
+        for s in value:
+            if s not in SKIPS:
+                raise ValueError(
+                    f"unknown skip {s!r}{closest(s, SKIPS)}; the UNet's skips are "
+                    + ", ".join(f"{k!r} (into {v})" for k, v in SKIPS.items()))
+            if value.count(s) > 1:
+                raise ValueError(f"lists {s!r} twice")
     if key == "weight_decay" and not 0.0 <= value <= 1.0:
         raise ValueError(f"must be in [0, 1], got {value}")
     if key == "questions":
@@ -201,14 +255,37 @@ def build_experiments(raw: dict[str, Any], where: Path | str) -> list[Experiment
         raise UserError(f"{_where(where, entry, 'seeds')}: give either 'seed' or 'seeds', not both.")
     seeds = values.pop("seeds", None)
     exp = Experiment(**values)
-    if (exp.task == "regression") != (exp.model == "RegressionCNN"):
+    if "skips" in values and exp.model != "UNet":
         raise UserError(
-            f"{_where(where, entry, 'model')}: model {exp.model!r} does not fit task {exp.task!r}; "
-            "RegressionCNN is for 'regression', CNN and UNet for 'colourization' and 'super_resolution'.")
+            f"{_where(where, entry, 'skips')}: only the UNet has skip connections to choose; "
+            f"remove 'skips' from this {exp.model} entry or set model = \"UNet\".")
+    problem = misfit(exp)
+    if problem is not None:
+        key, why = problem
+        raise UserError(f"{_where(where, entry, key)}: {why}.")
     if seeds is None:
         return [exp]
     return [dataclasses.replace(exp, seed=s, group=exp.name, name=exp.name if i == 0 else f"{exp.name}_s{s}")
             for i, s in enumerate(seeds)]
+
+
+def misfit(e: Experiment) -> tuple[str, str] | None:
+    """(key, why) when the model, task and loss of an experiment do not fit together."""
+    if (e.task == "regression") != (e.model == "RegressionCNN"):
+        return "model", (f"model {e.model!r} does not fit task {e.task!r}; RegressionCNN is for 'regression', "
+                         "CNN and UNet for 'colourization' and 'super_resolution'")
+    rgb = [k for k, head in LOSSES.items() if head == "rgb"]
+    palette = [k for k, head in LOSSES.items() if head == "palette"]
+    if e.task == "regression" and e.head != "rgb":
+        return "loss", (f"loss {e.loss!r} scores palette colours, but 'regression' outputs RGB; "
+                        f"use {' or '.join(map(repr, rgb))}")
+    if e.task == "colourization" and e.head != "palette":
+        return "loss", (f"loss {e.loss!r} needs an RGB output, but 'colourization' classifies palette colours; "
+                        f"use {' or '.join(map(repr, palette))} (or task 'regression' with RegressionCNN)")
+    if e.task == "super_resolution" and e.loss not in (*palette, "mse"):
+        return "loss", (f"loss {e.loss!r} is not used for 'super_resolution'; use "
+                        f"{' or '.join(map(repr, palette))}, or 'mse' for an RGB output")
+    return None
 
 
 def load_experiments(directory: Path) -> tuple[Experiment, ...]:
@@ -268,7 +345,16 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
 
 
 def apply_overrides(exp: Experiment, overrides: dict[str, Any]) -> Experiment:
-    return dataclasses.replace(exp, **overrides) if overrides else exp
+    """The experiment with --set values; an override that does not fit it is a UserError."""
+    if not overrides:
+        return exp
+    changed = dataclasses.replace(exp, **overrides)
+    problem = misfit(changed)
+    if problem is not None:
+        key, why = problem
+        raise UserError(f"--set {key}={overrides.get(key, getattr(changed, key))}: does not fit "
+                        f"experiment {exp.name!r}: {why}.")
+    return changed
 
 
 def find(experiments: Iterable[Experiment], name: str) -> Experiment:
@@ -281,6 +367,7 @@ def find(experiments: Iterable[Experiment], name: str) -> Experiment:
 
 
 __all__ = [
-    "Experiment", "RunSpec", "MODELS", "TASKS", "QUESTIONS", "SETTABLE",
+    "Experiment", "RunSpec", "MODELS", "TASKS", "LOSSES", "SKIPS", "QUESTIONS", "SETTABLE",
     "load_experiments", "parse_overrides", "apply_overrides", "find", "build_experiments",
+    "misfit", "from_record", "default_loss", "default_skips",
 ]

@@ -125,17 +125,20 @@ def task_inputs(task: str, rgb: torch.Tensor) -> torch.Tensor:
     return super_resolution_input(rgb) if task == "super_resolution" else greyscale(rgb)
 
 
-def task_targets(task: str, rgb: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
-    return rgb if task == "regression" else quantize(rgb, palette)
+def task_targets(head: str, rgb: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """What the network is trained towards: the RGB image itself for an "rgb" head (at full
+    resolution, whatever the input), its palette classes for a "palette" head."""
+    return rgb if head == "rgb" else quantize(rgb, palette)
 
 
-def make_task_data(horses: Horses, palette: np.ndarray, task: str, seed: int,
+def make_task_data(horses: Horses, palette: np.ndarray, task: str, head: str, seed: int,
                    train_images: int | None = None, val_images: int | None = None) -> TaskData:
+    """The task decides the inputs (grey or the small image), the head the targets."""
     pal = torch.from_numpy(np.asarray(palette, dtype=np.float32))
     train = shuffled(to_unit(horses.train), seed)[:train_images]
     val = shuffled(to_unit(horses.test), seed)[:val_images]
     sample = to_unit(horses.test[:SAMPLE_COUNT])
     return TaskData(
-        x_train=task_inputs(task, train), y_train=task_targets(task, train, pal),
-        x_val=task_inputs(task, val), y_val=task_targets(task, val, pal),
+        x_train=task_inputs(task, train), y_train=task_targets(head, train, pal),
+        x_val=task_inputs(task, val), y_val=task_targets(head, val, pal),
         rgb_val=val, sample_x=task_inputs(task, sample), sample_rgb=sample, palette=pal)

@@ -7,6 +7,7 @@ same path but returns every block's output, so galleries never cost memory in tr
 from __future__ import annotations
 
 import math
+from typing import Iterable, Sequence
 
 import torch
 import torch.nn as nn
@@ -51,18 +52,38 @@ def _block(native: bool, cin: int, cout: int, k: int, resize: nn.Module | None) 
     return nn.Sequential(*layers)
 
 
-class _EncoderDecoder(nn.Module):
-    """Two down blocks, a bottleneck, two up blocks and a final convolution."""
+# The blocks in forward order, each fed by the one before (the first by the input).
+BLOCKS = ("downconv1", "downconv2", "rfconv", "upconv1", "upconv2", "finalconv")
+# The UNet's skip connections: an encoder output (or the input) and the decoder block that
+# also receives it, concatenated after its main input. In the decoder's order.
+SKIPS = {"downconv2": "upconv1", "downconv1": "upconv2", "input": "finalconv"}
+HEADS = ("rgb", "palette")
 
-    # (block, where its input comes from): names of earlier outputs to concatenate.
-    wiring: dict[str, tuple[str, ...]] = {
-        "downconv1": ("input",), "downconv2": ("downconv1",), "rfconv": ("downconv2",),
-        "upconv1": ("rfconv",), "upconv2": ("upconv1",), "finalconv": ("upconv2",),
-    }
+
+def wiring(skips: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
+    """Where each block's input comes from: the block before it, then any skips into it."""
+    skips = tuple(skips)
+    unknown = [s for s in skips if s not in SKIPS]
+    if unknown:
+        raise ValueError(f"unknown skip {unknown[0]!r}; the skips are {', '.join(SKIPS)}")
+    sources = ("input", *BLOCKS[:-1])
+    return {name: (src, *(s for s, into in SKIPS.items() if into == name and s in skips))
+            for name, src in zip(BLOCKS, sources)}
+
+
+class _EncoderDecoder(nn.Module):
+    """Two down blocks, a bottleneck, two up blocks and a final convolution, with optional skips.
+
+    `wiring` (block name -> the outputs it reads, concatenated) belongs to the instance, so one
+    class covers every choice of skips; the input widths follow from it.
+    """
 
     def __init__(self, *, native: bool, kernel: int, num_filters: int, in_channels: int,
-                 out_channels: int) -> None:
+                 out_channels: int, skips: Iterable[str] = ()) -> None:
         super().__init__()
+        skips = tuple(skips)
+        self.wiring = wiring(skips)
+        self.skips = tuple(s for s in SKIPS if s in skips)
         nf, k = num_filters, kernel
         widths = {"input": in_channels, "downconv1": nf, "downconv2": 2 * nf, "rfconv": 2 * nf,
                   "upconv1": nf, "upconv2": out_channels}
@@ -113,30 +134,42 @@ class RegressionCNN(_EncoderDecoder):
 
 
 class CNN(_EncoderDecoder):
-    """Per-pixel scores over the palette colours, built only from MyConv2d."""
+    """Built only from MyConv2d: per-pixel scores over the palette colours, or with head "rgb"
+    three colour channels (super-resolution trained with squared error)."""
 
     def __init__(self, kernel: int = 3, num_filters: int = 32, in_channels: int = 1,
-                 num_colours: int = NUM_COLOURS) -> None:
-        super().__init__(native=False, kernel=kernel, num_filters=num_filters,
-                         in_channels=in_channels, out_channels=num_colours)
+                 num_colours: int = NUM_COLOURS, *, head: str = "palette", skips: Iterable[str] = ()) -> None:
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; heads are {', '.join(HEADS)}")
+        super().__init__(native=False, kernel=kernel, num_filters=num_filters, in_channels=in_channels,
+                         out_channels=3 if head == "rgb" else num_colours, skips=skips)
 
 
 class UNet(CNN):
-    """The CNN with skips: each up block also sees the matching down block's output."""
+    """The CNN with skips: each up block also sees the matching down block's output (and the
+    final convolution the input). `skips` keeps only some of them, for ablations."""
 
-    wiring = {
-        "downconv1": ("input",), "downconv2": ("downconv1",), "rfconv": ("downconv2",),
-        "upconv1": ("rfconv", "downconv2"), "upconv2": ("upconv1", "downconv1"),
-        "finalconv": ("upconv2", "input"),
-    }
+    def __init__(self, kernel: int = 3, num_filters: int = 32, in_channels: int = 1,
+                 num_colours: int = NUM_COLOURS, *, head: str = "palette",
+                 skips: Iterable[str] = tuple(SKIPS)) -> None:
+        super().__init__(kernel, num_filters, in_channels, num_colours, head=head, skips=skips)
 
 
 MODEL_CLASSES: dict[str, type[_EncoderDecoder]] = {"RegressionCNN": RegressionCNN, "CNN": CNN, "UNet": UNet}
 
 
 def build_model(model: str, kernel: int, num_filters: int, in_channels: int,
-                num_colours: int = NUM_COLOURS) -> _EncoderDecoder:
-    cls = MODEL_CLASSES[model]
-    if cls is RegressionCNN:
+                num_colours: int = NUM_COLOURS, *, head: str | None = None,
+                skips: Sequence[str] | None = None) -> _EncoderDecoder:
+    """A network by name. head: "rgb" or "palette" (None: the model's own); skips: the UNet's
+    skips to keep (None: all of them; the other models have none)."""
+    if model not in MODEL_CLASSES:
+        raise ValueError(f"unknown model {model!r}")
+    if model != "UNet" and skips:
+        raise ValueError(f"only the UNet has skips; {model} got {tuple(skips)}")
+    if model == "RegressionCNN":
+        if head not in (None, "rgb"):
+            raise ValueError(f"RegressionCNN has an rgb head, not {head!r}")
         return RegressionCNN(kernel, num_filters, in_channels)
-    return cls(kernel, num_filters, in_channels, num_colours)
+    extra = {} if skips is None else {"skips": tuple(skips)}
+    return MODEL_CLASSES[model](kernel, num_filters, in_channels, num_colours, head=head or "palette", **extra)

@@ -114,7 +114,7 @@ class Page:
 
     def architecture(self, e: Experiment) -> Architecture:
         """The introspected architecture of an experiment's network (cached beside the figures)."""
-        key = (e.model, e.kernel, e.num_filters, e.in_channels, len(self.palette))
+        key = (e.model, e.kernel, e.num_filters, e.in_channels, len(self.palette), e.head, e.skips)
         if key not in self._arch:
             self._arch[key] = from_json(self.maker.memo("architecture", key, lambda: to_json(describe(*key))))
         return self._arch[key]

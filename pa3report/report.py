@@ -174,7 +174,7 @@ def answer_context(gathered: Gathered, page: Page, views: Mapping[str, Fields]) 
     arch: dict[str, Fields] = {}
     for info in gathered.runs.values():
         e = info.experiment
-        if e.model in arch or (e.model != "RegressionCNN" and e.task != "colourization"):
+        if e.model in arch or not e.handout_network or (e.model != "RegressionCNN" and e.task != "colourization"):
             continue
         a = page.architecture(e)
         shapes = {"input": a.input_shape, **{b.name: b.output_shape for b in a.blocks}}

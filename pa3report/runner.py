@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Modules whose source changes what a run computes.
-RESULT_MODULES = ("data.py", "models.py", "train.py")
+RESULT_MODULES = ("data.py", "models.py", "train.py", "colour.py")
 
 
 def code_digest(files: Iterable[Path] | None = None) -> str:
@@ -116,10 +116,10 @@ class Runner:
 
     def task_data(self, spec: RunSpec) -> TaskData:
         e = spec.experiment
-        key = (e.task, e.seed, spec.train_images, spec.val_images)
+        key = (e.task, e.head, e.seed, spec.train_images, spec.val_images)
         if key not in self._task_data:
             self._task_data[key] = data_mod.make_task_data(
-                self.inputs.horses, self.inputs.palette, e.task, e.seed,
+                self.inputs.horses, self.inputs.palette, e.task, e.head, e.seed,
                 spec.train_images, spec.val_images)
         return self._task_data[key]
 
@@ -304,7 +304,7 @@ class Runner:
     def _save(self, spec: RunSpec, state: TrainState, data: TaskData, trajectory: str) -> RunResult:
         history = pd.DataFrame(state.history[:spec.epochs])
         final = {k: float(v) for k, v in history.iloc[-1].items()}
-        samples = sample_outputs(state.model, spec.experiment.task, data, self.device)
+        samples = sample_outputs(state.model, spec.experiment.head, data, self.device)
         if spec.experiment.task == "super_resolution":
             samples["bilinear"] = data_mod.bilinear_baseline(data.sample_rgb)
         meta: dict[str, Any] = {
@@ -351,7 +351,7 @@ def specs_for(experiments: Iterable[Experiment], quick: bool) -> list[RunSpec]:
 
 def summary_line(outcome: Outcome) -> str:
     f = outcome.result.final
-    metric = (f"val_mse {f['val_mse']:.5f}" if outcome.spec.experiment.task == "regression"
+    metric = (f"val_mse {f['val_mse']:.5f}" if outcome.spec.experiment.head == "rgb"
               else f"val_acc {f['val_acc']:.2f}%")
     preview = " [quick preview]" if outcome.spec.quick else ""
     return (f"{outcome.spec.name:<24} {outcome.how:<8} epochs {outcome.spec.epochs:>3}  "

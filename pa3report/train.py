@@ -1,4 +1,5 @@
-"""One training loop for every task: regression (MSE on RGB) and palette classification.
+"""One training loop for every task and loss: squared error on RGB or in CIELAB for an RGB
+head, cross-entropy (plain or class-rebalanced) for a palette head.
 
 Data stays as tensors on the training device for the whole run; batches are slices of a
 per-epoch permutation drawn from a generator seeded by (seed, epoch), so an interrupted
@@ -16,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .config import RunSpec
+from .colour import lab_loss, rebalance_weights
+from .config import LOSSES, RunSpec
 from .data import GALLERY_COUNT, TaskData, decode, quantize
 from .models import build_model
 
@@ -34,6 +36,9 @@ class TrainState:
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     history: list[dict[str, float]] = field(default_factory=list)
+    # the "rebalanced" loss's class weights: derived from the training targets on first use,
+    # so not saved with the state (a resumed run derives the same ones)
+    class_weight: torch.Tensor | None = None
 
     @property
     def epoch(self) -> int:
@@ -52,7 +57,7 @@ class TrainState:
 def new_state(spec: RunSpec, device: torch.device, num_colours: int) -> TrainState:
     e = spec.experiment
     torch.manual_seed(e.seed)
-    model = build_model(e.model, e.kernel, e.num_filters, e.in_channels, num_colours)
+    model = build_model(e.model, e.kernel, e.num_filters, e.in_channels, num_colours, head=e.head, skips=e.skips)
     # channels_last is 1.3-1.9x faster for these small convolutions on CPU (oneDNN) and GPU.
     model = model.to(device, memory_format=torch.channels_last)
     if e.optimizer == "sgd":
@@ -74,13 +79,24 @@ def channels_last(t: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(t, memory_format=torch.channels_last).copy_(t)
 
 
-def loss_fn(task: str, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    if task == "regression":
+def loss_fn(loss: str, outputs: torch.Tensor, targets: torch.Tensor,
+            class_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """The named loss; class_weight (one per palette colour) is used by "rebalanced" only."""
+    if loss == "mse":
         return F.mse_loss(outputs, targets)
+    if loss == "lab":
+        return lab_loss(outputs, targets)
     # Pixels as rows, colours as columns: a free view of channels_last scores, so the
     # softmax and its gradient keep the network's layout instead of copying to NCHW.
     scores = outputs.permute(0, 2, 3, 1).reshape(-1, outputs.shape[1])
-    return F.cross_entropy(scores, targets.reshape(-1))
+    weight = class_weight if loss == "rebalanced" else None
+    return F.cross_entropy(scores, targets.reshape(-1), weight=weight)
+
+
+def rebalancing_weight(data: TaskData) -> torch.Tensor:
+    """Rebalancing weights from how often each palette colour occurs in the training targets."""
+    counts = torch.bincount(data.y_train.reshape(-1), minlength=len(data.palette))
+    return rebalance_weights(counts, data.palette).float().to(data.y_train.device)
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -89,16 +105,23 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-def to_rgb(task: str, outputs: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
-    """Network outputs as colours in [0, 1]: decoded classes or clamped regression."""
-    if task == "regression":
+def to_rgb(head: str, outputs: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """Network outputs as colours in [0, 1]: clamped RGB, or the most likely palette colour."""
+    if head == "rgb":
         return outputs.clamp(0.0, 1.0)
     return decode(outputs.argmax(dim=1), palette)
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, task: str, data: TaskData, device: torch.device) -> dict[str, float]:
-    """Validation loss, per-pixel palette accuracy (%) and RGB MSE of the decoded output."""
+def evaluate(model: torch.nn.Module, loss: str, data: TaskData, device: torch.device) -> dict[str, float]:
+    """Validation loss, per-pixel palette accuracy (%) and RGB MSE of the decoded output.
+
+    An RGB output is scored on the palette by snapping it and its target to the nearest
+    colour. A "rebalanced" run's val_loss is the plain, unweighted cross-entropy, so it can be
+    compared with the other palette runs (its train_loss is the weighted one it minimises).
+    """
+    head = LOSSES[loss]
+    val_loss = "ce" if loss == "rebalanced" else loss
     model.eval()
     palette = data.palette.to(device)
     total_loss = total_sq = correct = 0.0
@@ -108,11 +131,11 @@ def evaluate(model: torch.nn.Module, task: str, data: TaskData, device: torch.de
         y = data.y_val[i:i + EVAL_BATCH].to(device)
         rgb = data.rgb_val[i:i + EVAL_BATCH].to(device)
         out = model(x)
-        total_loss += float(loss_fn(task, out, y)) * len(x)
-        pred_rgb = to_rgb(task, out, palette)
+        total_loss += float(loss_fn(val_loss, out, y)) * len(x)
+        pred_rgb = to_rgb(head, out, palette)
         total_sq += float(F.mse_loss(pred_rgb, rgb, reduction="sum"))
-        classes = out.argmax(dim=1) if task != "regression" else quantize(pred_rgb, palette)
-        truth = y if task != "regression" else quantize(rgb, palette)
+        classes = out.argmax(dim=1) if head == "palette" else quantize(pred_rgb, palette)
+        truth = y if head == "palette" else quantize(rgb, palette)
         correct += float((classes == truth).sum())
     pixels = n * data.rgb_val.shape[-1] * data.rgb_val.shape[-2]
     return {"val_loss": total_loss / n, "val_acc": 100.0 * correct / pixels,
@@ -123,6 +146,8 @@ def train_epoch(state: TrainState, spec: RunSpec, data: TaskData, device: torch.
                 show_progress: bool | None = None) -> dict[str, float]:
     e = spec.experiment
     model, opt = state.model, state.optimizer
+    if e.loss == "rebalanced" and state.class_weight is None:
+        state.class_weight = rebalancing_weight(data)  # once: the training targets never change
     model.train()
     start = time.perf_counter()
     n = len(data.x_train)
@@ -134,12 +159,12 @@ def train_epoch(state: TrainState, spec: RunSpec, data: TaskData, device: torch.
         idx = order[i:i + e.batch_size]
         x, y = data.x_train[idx], data.y_train[idx]
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(e.task, model(x), y)
+        loss = loss_fn(e.loss, model(x), y, state.class_weight)
         loss.backward()
         opt.step()
         total += loss.detach() * len(idx)
     train_loss = float(total) / n
-    record = {"epoch": state.epoch + 1, "train_loss": train_loss, **evaluate(model, e.task, data, device)}
+    record = {"epoch": state.epoch + 1, "train_loss": train_loss, **evaluate(model, e.loss, data, device)}
     record["epoch_seconds"] = time.perf_counter() - start
     if not math.isfinite(train_loss):
         raise FloatingPointError(f"{spec.name}: training loss became {train_loss} at epoch {record['epoch']}")
@@ -179,7 +204,7 @@ def train(spec: RunSpec, data: TaskData, device: torch.device, state: TrainState
 
 
 @torch.inference_mode()
-def sample_outputs(model: torch.nn.Module, task: str, data: TaskData, device: torch.device) -> dict[str, torch.Tensor]:
+def sample_outputs(model: torch.nn.Module, head: str, data: TaskData, device: torch.device) -> dict[str, torch.Tensor]:
     """What the report shows for the fixed sample images: inputs, truth, prediction, activations."""
     model.eval()
     x = channels_last(data.sample_x.to(device))
@@ -189,6 +214,6 @@ def sample_outputs(model: torch.nn.Module, task: str, data: TaskData, device: to
     return {
         "input": x.cpu(),
         "truth": data.sample_rgb.cpu(),
-        "prediction": to_rgb(task, out, palette).cpu(),
+        "prediction": to_rgb(head, out, palette).cpu(),
         "activations": {k: v.half().cpu() for k, v in acts.items()},
     }

@@ -7,27 +7,27 @@ import torch
 import torch.nn as nn
 
 from . import data as data_mod
+from .config import from_record
 from .models import build_model
 from .store import RunResult
 
 
 def load_model(result: RunResult, num_colours: int) -> nn.Module:
     """The trained network of a cached run, in eval mode on the CPU."""
-    e = result.meta["experiment"]
-    in_channels = 3 if e["task"] == "super_resolution" else 1
-    model = build_model(e["model"], e["kernel"], e["num_filters"], in_channels, num_colours)
+    e = from_record(result.meta["experiment"])
+    model = build_model(e.model, e.kernel, e.num_filters, e.in_channels, num_colours, head=e.head, skips=e.skips)
     model.load_state_dict(result.weights())
     return model.eval()
 
 
 @torch.inference_mode()
-def predict_rgb(model: nn.Module, task: str, x: torch.Tensor, palette: torch.Tensor,
+def predict_rgb(model: nn.Module, head: str, x: torch.Tensor, palette: torch.Tensor,
                 batch: int = 250) -> torch.Tensor:
-    """Colours out: the regression's clamped RGB, or the classifier's most likely palette colour."""
+    """Colours out: an "rgb" head's clamped output, or a "palette" head's most likely colour."""
     outs = []
     for i in range(0, len(x), batch):
         out = model(x[i:i + batch])
-        outs.append(out.clamp(0, 1) if task == "regression" else data_mod.decode(out.argmax(1), palette))
+        outs.append(out.clamp(0, 1) if head == "rgb" else data_mod.decode(out.argmax(1), palette))
     return torch.cat(outs)
 
 

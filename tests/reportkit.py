@@ -59,7 +59,9 @@ def tiny_list(experiments: tuple[Experiment, ...], max_seeds: int) -> str:
         small = replace(e, num_filters=max(2, e.num_filters // 8), epochs=TINY_EPOCHS.get(e.epochs, min(e.epochs, 3)))
         fields = {k: getattr(small, k) for k in ("name", "model", "task", "questions", "title", "epochs",
                                                  "batch_size", "learn_rate", "num_filters", "kernel",
-                                                 "optimizer", "weight_decay")}
+                                                 "optimizer", "weight_decay", "loss")}
+        if e.model == "UNet":
+            fields["skips"] = list(e.skips or ())
         if len(seeds) > 1:
             fields["seeds"] = seeds
         else:

@@ -111,3 +111,125 @@ def test_seeds_expand_into_one_run_per_seed(tmp_path):
         config.load_experiments(write(tmp_path, GOOD + "seeds = [0, 1]\nseed = 2\n"))
     with pytest.raises(UserError, match="a seed twice"):
         config.load_experiments(write(tmp_path, GOOD + "seeds = [1, 1]\n"))
+
+
+def test_skips_default_to_the_models_own_and_are_kept_in_decoder_order(tmp_path):
+    (unet,) = config.load_experiments(write(tmp_path, GOOD))
+    assert unet.skips == ("downconv2", "downconv1", "input") and unet.handout_network
+    (cnn,) = config.load_experiments(write(tmp_path, GOOD.replace('"UNet"', '"CNN"')))
+    assert cnn.skips == ()
+    (some,) = config.load_experiments(write(tmp_path, GOOD + 'skips = ["input", "downconv2"]\n'))
+    assert some.skips == ("downconv2", "input") and not some.handout_network
+    (none,) = config.load_experiments(write(tmp_path, GOOD + "skips = []\n"))
+    assert none.skips == ()
+
+
+@pytest.mark.parametrize("line, words", [
+    ('skips = ["downconv3"]', ["a.toml", "'x1'", "'skips'", "unknown skip 'downconv3'", "did you mean 'downconv2'"]),
+    ('skips = ["inputs"]', ["'skips'", "did you mean 'input'", "into finalconv"]),
+    ('skips = ["input", "input"]', ["'skips'", "lists 'input' twice"]),
+    ('skips = "input"', ["'skips'", "must be a list of strings"]),
+    ('loss = "cross_entropy"', ["'loss'", "unknown loss 'cross_entropy'", "known: mse, lab, ce, rebalanced"]),
+    ('loss = "rebalance"', ["'loss'", "did you mean 'rebalanced'"]),
+    ('loss = "mse"', ["'loss'", "needs an RGB output", "use 'ce' or 'rebalanced'"]),
+    ('loss = "lab"', ["'loss'", "'colourization'"]),
+])
+def test_bad_skips_and_losses_are_one_line_errors(tmp_path, line, words):
+    with pytest.raises(UserError) as info:
+        config.load_experiments(write(tmp_path, GOOD + line + "\n"))
+    assert "\n" not in str(info.value)
+    for w in words:
+        assert w in str(info.value)
+
+
+@pytest.mark.parametrize("model", ["CNN", "RegressionCNN"])
+def test_skips_only_for_the_unet(tmp_path, model):
+    task = "regression" if model == "RegressionCNN" else "colourization"
+    text = f'[[experiment]]\nname = "x1"\nmodel = "{model}"\ntask = "{task}"\nskips = ["input"]\n'
+    with pytest.raises(UserError, match=f"'skips': only the UNet has skip connections.*{model}"):
+        config.load_experiments(write(tmp_path, text))
+    with pytest.raises(UserError, match="only the UNet"):
+        config.load_experiments(write(tmp_path, text.replace('["input"]', "[]")))
+
+
+def entry(model: str, task: str, loss: str | None = None) -> str:
+    return (f'[[experiment]]\nname = "x1"\nmodel = "{model}"\ntask = "{task}"\n'
+            + (f'loss = "{loss}"\n' if loss else ""))
+
+
+@pytest.mark.parametrize("model, task, loss, head", [
+    ("RegressionCNN", "regression", None, "rgb"),
+    ("RegressionCNN", "regression", "lab", "rgb"),
+    ("CNN", "colourization", None, "palette"),
+    ("UNet", "colourization", "rebalanced", "palette"),
+    ("UNet", "super_resolution", None, "palette"),
+    ("UNet", "super_resolution", "mse", "rgb"),
+    ("CNN", "super_resolution", "mse", "rgb"),
+    ("CNN", "super_resolution", "rebalanced", "palette"),
+])
+def test_loss_decides_the_head(tmp_path, model, task, loss, head):
+    (e,) = config.load_experiments(write(tmp_path, entry(model, task, loss)))
+    assert e.head == head
+    assert e.loss == loss or (loss is None and e.loss == ("mse" if task == "regression" else "ce"))
+
+
+@pytest.mark.parametrize("model, task, loss, words", [
+    ("RegressionCNN", "regression", "ce", ["'loss'", "'regression' outputs RGB", "use 'mse' or 'lab'"]),
+    ("RegressionCNN", "regression", "rebalanced", ["'loss'", "scores palette colours"]),
+    ("CNN", "colourization", "mse", ["'loss'", "needs an RGB output"]),
+    ("UNet", "super_resolution", "lab", ["'loss'", "'lab' is not used for 'super_resolution'", "or 'mse'"]),
+    ("RegressionCNN", "super_resolution", "mse", ["'model'", "does not fit task"]),
+])
+def test_loss_must_fit_task_and_model(tmp_path, model, task, loss, words):
+    with pytest.raises(UserError) as info:
+        config.load_experiments(write(tmp_path, entry(model, task, loss)))
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_loss_can_be_set_but_not_skips(tmp_path):
+    (e,) = config.load_experiments(write(tmp_path, GOOD))
+    assert "loss" in config.SETTABLE and "skips" not in config.SETTABLE
+    e2 = config.apply_overrides(e, config.parse_overrides(["loss=rebalanced"]))
+    assert (e2.loss, e2.head) == ("rebalanced", "palette")
+    with pytest.raises(UserError, match=r"--set loss=mse: does not fit experiment 'x1'.*needs an RGB output"):
+        config.apply_overrides(e, config.parse_overrides(["loss=mse"]))
+    with pytest.raises(UserError, match="did you mean 'lab'"):
+        config.parse_overrides(["loss=lap"])
+    with pytest.raises(UserError, match="'skips' cannot be set"):
+        config.parse_overrides(['skips=["input"]'])
+
+
+def test_hyper_depends_on_loss_and_skips(tmp_path):
+    (e,) = config.load_experiments(write(tmp_path, GOOD))
+    (fewer,) = config.load_experiments(write(tmp_path, GOOD + 'skips = ["input"]\n'))
+    (reb,) = config.load_experiments(write(tmp_path, GOOD + 'loss = "rebalanced"\n'))
+    (same,) = config.load_experiments(write(tmp_path, GOOD + 'loss = "ce"\nskips = ["input", "downconv1", "downconv2"]\n'))
+    hyper = config.RunSpec(e).hyper()
+    assert hyper["loss"] == "ce" and hyper["skips"] == ["downconv2", "downconv1", "input"]
+    assert config.RunSpec(fewer).hyper() != hyper and config.RunSpec(reb).hyper() != hyper
+    assert config.RunSpec(same).hyper() == hyper  # spelling out the defaults is the same experiment
+
+
+def test_a_record_from_before_loss_and_skips_reads_with_defaults():
+    old = {"name": "p3_unet", "model": "UNet", "task": "colourization", "questions": ["3.1"], "group": ""}
+    e = config.from_record(old)
+    assert (e.loss, e.head, e.skips, e.questions) == ("ce", "palette", ("downconv2", "downconv1", "input"), ("3.1",))
+    new = config.from_record({**old, "loss": "rebalanced", "skips": ["input"], "unknown_later_field": 1})
+    assert (new.loss, new.skips) == ("rebalanced", ("input",))
+
+
+def test_project_ablations():
+    by = {e.name: e for e in config.load_experiments(PROJECT / "experiments")}
+    assert by["p3_unet_skip_input"].skips == ("input",)
+    assert by["p3_unet_skip_encoder"].skips == ("downconv2", "downconv1")
+    assert (by["p3_unet_bs20_lr"].batch_size, by["p3_unet_bs20_lr"].learn_rate) == (20, 0.0002)
+    assert (by["p3_unet_bs500_lr"].batch_size, by["p3_unet_bs500_lr"].learn_rate) == (500, 0.005)
+    assert (by["p1_regression_lab"].loss, by["p1_regression_lab"].model) == ("lab", "RegressionCNN")
+    assert by["p3_unet_rebalanced"].loss == "rebalanced"
+    assert (by["p4_sr_unet_rgb"].head, by["p4_sr_unet_rgb"].task) == ("rgb", "super_resolution")
+    for name in ("p3_unet_skip_input", "p3_unet_skip_encoder", "p3_unet_bs20_lr", "p3_unet_bs500_lr",
+                 "p1_regression_lab", "p3_unet_rebalanced", "p4_sr_unet_rgb"):
+        assert by[name].epochs == 25 and {by[f"{name}_s1"].seed, by[f"{name}_s2"].seed} == {1, 2}
+    # the handout's runs keep the handout's networks
+    assert all(by[n].handout_network for n in ("p1_regression", "p2_cnn", "p3_unet", "p4_sr_cnn", "p4_sr_unet"))

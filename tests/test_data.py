@@ -56,14 +56,24 @@ def test_transforms():
 def test_task_data_shapes_and_seeded_shuffle(tmp_path):
     horses = cifar.load_horses(make_cifar(tmp_path / cifar.BATCH_DIR), warn=False)
     pal = data.fit_palette(data.to_unit(horses.train))
-    col = data.make_task_data(horses, pal, "colourization", seed=0)
+    col = data.make_task_data(horses, pal, "colourization", "palette", seed=0)
     assert col.x_train.shape == (40, 1, 32, 32) and col.y_train.shape == (40, 32, 32)
     assert col.y_train.dtype == torch.long and col.sample_x.shape == (8, 1, 32, 32)
-    sr = data.make_task_data(horses, pal, "super_resolution", seed=0, train_images=10, val_images=4)
+    sr = data.make_task_data(horses, pal, "super_resolution", "palette", seed=0, train_images=10, val_images=4)
     assert sr.x_train.shape == (10, 3, 32, 32) and sr.x_val.shape == (4, 3, 32, 32)
-    reg = data.make_task_data(horses, pal, "regression", seed=0)
+    reg = data.make_task_data(horses, pal, "regression", "rgb", seed=0)
     assert reg.y_train.shape == (40, 3, 32, 32)
-    other = data.make_task_data(horses, pal, "colourization", seed=1)
+    other = data.make_task_data(horses, pal, "colourization", "palette", seed=1)
     assert not torch.equal(col.x_train, other.x_train)
     assert torch.equal(col.sample_x, other.sample_x)  # sample images do not depend on the seed
-    assert torch.equal(col.x_train, data.make_task_data(horses, pal, "colourization", seed=0).x_train)
+    assert torch.equal(col.x_train, data.make_task_data(horses, pal, "colourization", "palette", seed=0).x_train)
+
+
+def test_rgb_head_targets_are_the_full_resolution_image(tmp_path):
+    """Super-resolution with an RGB head: the small image in, the 32x32 original as the target."""
+    horses = cifar.load_horses(make_cifar(tmp_path / cifar.BATCH_DIR), warn=False)
+    pal = data.fit_palette(data.to_unit(horses.train))
+    sr = data.make_task_data(horses, pal, "super_resolution", "rgb", seed=0, train_images=6, val_images=4)
+    assert sr.y_train.shape == (6, 3, 32, 32) and sr.y_train.dtype == torch.float32
+    assert torch.equal(sr.y_val, sr.rgb_val)
+    assert torch.equal(sr.x_train, data.super_resolution_input(sr.y_train))

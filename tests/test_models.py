@@ -85,3 +85,70 @@ def test_rejects_size_not_divisible_by_4():
 def test_build_model():
     assert isinstance(build_model("UNet", 3, 8, 3), UNet)
     assert build_model("RegressionCNN", 3, 8, 1).out_channels == 3
+
+
+def conv_params(cin: int, cout: int, k: int) -> int:
+    return cin * cout * k * k + cout
+
+
+@pytest.mark.parametrize("skips", [(), ("input",), ("downconv1", "downconv2"), ("downconv2", "downconv1", "input")])
+def test_unet_skip_set_decides_fan_ins_and_parameter_count(skips):
+    nf, k, cin, q = 4, 3, 1, 24
+    m = build_model("UNet", k, nf, cin, q, skips=skips)
+    fan_in = {"upconv1": 2 * nf + (2 * nf if "downconv2" in skips else 0),
+              "upconv2": nf + (nf if "downconv1" in skips else 0),
+              "finalconv": q + (cin if "input" in skips else 0)}
+    assert (m.upconv1[0].in_channels, m.upconv2[0].in_channels, m.finalconv.in_channels) == \
+        (fan_in["upconv1"], fan_in["upconv2"], fan_in["finalconv"])
+    # each block: its convolution, plus batch norm's scale and shift per output channel
+    expected = (conv_params(cin, nf, k) + 2 * nf
+                + conv_params(nf, 2 * nf, k) + 2 * 2 * nf
+                + conv_params(2 * nf, 2 * nf, k) + 2 * 2 * nf
+                + conv_params(fan_in["upconv1"], nf, k) + 2 * nf
+                + conv_params(fan_in["upconv2"], q, k) + 2 * q
+                + conv_params(fan_in["finalconv"], q, k))
+    assert sum(p.numel() for p in m.parameters()) == expected
+    assert m(torch.rand(2, cin, 16, 16)).shape == (2, q, 16, 16)
+
+
+def test_default_unet_keeps_the_handouts_wiring():
+    handout = {"downconv1": ("input",), "downconv2": ("downconv1",), "rfconv": ("downconv2",),
+               "upconv1": ("rfconv", "downconv2"), "upconv2": ("upconv1", "downconv1"),
+               "finalconv": ("upconv2", "input")}
+    assert UNet(3, 8).wiring == build_model("UNet", 3, 8, 1, skips=None).wiring == handout
+    assert UNet(3, 8, skips=("input", "downconv2", "downconv1")).wiring == handout  # order does not matter
+    assert build_model("CNN", 3, 8, 1, skips=()).wiring == {b: s[:1] for b, s in handout.items()}
+    assert build_model("UNet", 3, 8, 1, skips=()).wiring == build_model("CNN", 3, 8, 1).wiring
+
+
+def test_a_kept_skip_carries_the_input_and_a_dropped_one_does_not():
+    m = build_model("UNet", 3, 4, 1, 24, skips=("input",)).eval()
+    seen = {}
+    m.finalconv.register_forward_pre_hook(lambda mod, inp: seen.setdefault("final", inp[0]))
+    m.upconv1.register_forward_pre_hook(lambda mod, inp: seen.setdefault("up1", inp[0]))
+    x = torch.rand(1, 1, 16, 16)
+    m(x)
+    assert torch.equal(seen["final"][:, 24:], x) and seen["up1"].shape[1] == 8  # rfconv only
+
+
+def test_skips_are_checked():
+    with pytest.raises(ValueError, match="unknown skip 'downconv3'"):
+        build_model("UNet", 3, 4, 1, skips=("downconv3",))
+    with pytest.raises(ValueError, match="only the UNet has skips"):
+        build_model("CNN", 3, 4, 1, skips=("input",))
+
+
+def test_rgb_head_outputs_three_channels():
+    for model in ("CNN", "UNet"):
+        m = build_model(model, 3, 4, 3, 24, head="rgb")
+        assert m(torch.rand(2, 3, 16, 16)).shape == (2, 3, 16, 16) and m.finalconv.out_channels == 3
+        assert not any(isinstance(x, nn.Conv2d) for x in m.modules())  # still built from MyConv2d
+    assert build_model("UNet", 3, 4, 3, 24, head="rgb").finalconv.in_channels == 3 + 3
+    with pytest.raises(ValueError, match="rgb head"):
+        build_model("RegressionCNN", 3, 4, 1, head="palette")
+
+
+def test_skip_names_agree_with_the_experiment_list():
+    from pa3report import config, models
+    assert config.SKIPS == models.SKIPS
+    assert set(models.SKIPS.values()) <= set(models.BLOCKS) and set(models.SKIPS) - {"input"} <= set(models.BLOCKS)

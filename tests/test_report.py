@@ -165,6 +165,14 @@ def test_architecture_introspection_matches_the_model():
     assert sr.blocks[0].in_channels == 3 and sr.blocks[0].kernel == 5 and not sr.has_skips
 
 
+def test_architecture_of_an_ablated_network():
+    arch = describe("UNet", 3, 8, 3, 24, "rgb", ("input",))
+    by = {b.name: b for b in arch.blocks}
+    assert by["upconv1"].in_channels == 16 and not by["upconv1"].skips and not by["upconv2"].skips
+    assert by["finalconv"].skips == ("input",) and (by["finalconv"].in_channels, by["finalconv"].out_channels) == (3 + 3, 3)
+    assert describe("UNet", 3, 8, 1, 24, None, ()).has_skips is False
+
+
 def test_answers_quote_numbers_of_the_current_results(built):
     """The answer's own text (not the table beside it) carries the mean ± sd of the seeds and the gap."""
     import statistics

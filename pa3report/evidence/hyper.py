@@ -16,6 +16,7 @@ HYPER_NOTES = {
     "seed": "initial weights and data order",
     "optimizer": "update rule (Adam or SGD with momentum)",
     "weight_decay": "L2 penalty on the weights",
+    "loss": "what training minimises; also whether the network outputs RGB or palette scores",
 }
 
 

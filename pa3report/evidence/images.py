@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import data as data_mod
 from .. import figures, mosaics
 from ..fsutil import sha256_bytes
-from ..models import MODEL_CLASSES
+from ..models import BLOCKS
 from ..outline import Evidence, Question
 from ..page import Item, Page
 from . import piece
@@ -49,7 +49,7 @@ def gallery(page: Page, q: Question, ev: Evidence) -> list[Item]:
     if not runs:
         return items
     run = runs[0]
-    order = list(MODEL_CLASSES[run.experiment.model].wiring)
+    order = list(BLOCKS)
     figs = []
     for i in range(data_mod.GALLERY_COUNT):
         def draw(path: Path, i: int = i) -> None:

@@ -71,12 +71,12 @@ def metrics(page: Page, q: Question, ev: Evidence) -> list[Item]:
         return items
     stats = seeds.by_entry(r for run in runs for r in seeds_of(page.runs, run))
     rows = [stats.loc[r.experiment.base] for r in runs]
-    same_task = len({r.experiment.task for r in runs}) == 1
+    same_loss = len({r.experiment.loss for r in runs}) == 1
     best: dict[str, int] = {}
     for column, _, goal in METRIC_COLUMNS:
         values = [row[f"{column}_mean"] for row in rows]
         finite = [(v, i) for i, v in enumerate(values) if math.isfinite(v)]
-        if (same_task or column in ("val_acc", "val_mse")) and len(rows) > 1 and finite:
+        if (same_loss or column in ("val_acc", "val_mse")) and len(rows) > 1 and finite:
             best[column] = (min(finite) if goal == "min" else max(finite, key=lambda t: (t[0], -t[1])))[1]
     multi = any(row["seeds"] > 1 for row in rows)
     cells = []
@@ -91,8 +91,9 @@ def metrics(page: Page, q: Question, ev: Evidence) -> list[Item]:
     caption = "Final-epoch metrics; the best value of each comparable column is highlighted"
     if multi:
         caption += "; with several seeds: mean ± standard deviation over the seeds"
-    if not same_task:
-        caption += " (losses of different tasks are not comparable: MSE vs cross-entropy)"
+    if not same_loss:
+        caption += (" (losses of different kinds are not comparable: RGB or Lab squared error vs "
+                    "cross-entropy, plain or rebalanced)")
     columns: list[str | tuple[str, bool]] = ["Run", ("Epochs", True), ("Batch", True)]
     if multi:
         columns.append(("Seeds", True))

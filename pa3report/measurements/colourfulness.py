@@ -49,7 +49,7 @@ def compute(bench: Bench) -> dict[str, Any]:
         "test_images": len(truth), "truth": judged(truth, truth),
         "palette": judged(data_mod.decode(data_mod.quantize(truth, bench.palette), bench.palette), truth)}
     out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: judged(
-        predict_rgb(bench.model(r), r.experiment.task, bench.grey, bench.palette), truth)))
+        predict_rgb(bench.model(r), r.experiment.head, bench.grey, bench.palette), truth)))
     return out
 
 

@@ -62,7 +62,7 @@ def compute(bench: Bench) -> dict[str, Any]:
     out: dict[str, Any] = {"test_images": len(truth)}
 
     def measure(run: RunInfo) -> dict[str, float]:
-        rgb = predict_rgb(bench.model(run), run.experiment.task, bench.grey, bench.palette)
+        rgb = predict_rgb(bench.model(run), run.experiment.head, bench.grey, bench.palette)
         return follow(data_mod.quantize(rgb, bench.palette).reshape(truth.shape), truth, edge, flat)
 
     out.update(bench.over_seeds((base for base, _ in NETWORKS), measure))

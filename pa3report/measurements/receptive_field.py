@@ -46,12 +46,11 @@ import torch.nn as nn
 from .. import figures
 from ..fields import Fields
 from ..fsutil import content_key
-from ..models import CNN, MyConv2d
+from ..models import BLOCKS, MyConv2d
 from ..page import Item, Page, cell, note, table
 from . import NAN, Bench, Measurement, Reads, register
 
 RUNS = {"p2_cnn": "CNN", "p3_unet": "UNet"}
-BLOCKS = tuple(CNN.wiring)
 SIZE = 96  # smallest measuring input; wider when a field would reach its border
 POINTWISE = (nn.BatchNorm2d, nn.ReLU, nn.Identity, nn.Dropout, nn.Sigmoid, nn.Tanh, nn.LeakyReLU)
 CONVS = (nn.Conv2d, MyConv2d)

@@ -47,7 +47,7 @@ def compute(bench: Bench) -> dict[str, Any]:
         "ceiling": image_quality(data_mod.decode(data_mod.quantize(truth, palette), palette), truth, palette),
     }
     out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: image_quality(
-        predict_rgb(bench.model(r), "super_resolution", small, palette), truth, palette)))
+        predict_rgb(bench.model(r), r.experiment.head, small, palette), truth, palette)))
     return out
 
 

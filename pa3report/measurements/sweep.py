@@ -1,5 +1,6 @@
 """The 6.1 sweep: one hyper-parameter changed at a time from the handout's UNet, read at the
-sweep's epoch count, against the baseline and the longer runs that share its settings."""
+sweep's epoch count (its shortest run's; longer ones are read on their way), against the
+baseline and the longer runs of the same network."""
 
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ from ..runs import RunInfo, Runs, seeds_of, tagged
 from . import NAN, Bench, Measurement, register
 
 SWEEP = ("6.1",)  # the sweep's own runs
-BASELINE = "3.2"  # the unchanged run (the first so tagged: the handout's list is read first)
+BASELINE = "3.2"  # the unchanged run, read at the sweep's epoch
 REFERENCE = ("3.2", "3.3")  # longer runs of the same network read at that epoch too
 # The settings a sweep point may change, in the order its label lists them.
-FIELDS = ("optimizer", "learn_rate", "num_filters", "kernel", "weight_decay", "batch_size")
+FIELDS = ("optimizer", "learn_rate", "num_filters", "kernel", "weight_decay", "batch_size", "loss", "skips")
 SETTING_NAMES = {"optimizer": "optimizer", "learn_rate": "learning rate", "num_filters": "filters",
-                 "kernel": "kernel size", "weight_decay": "weight decay", "batch_size": "batch size"}
+                 "kernel": "kernel size", "weight_decay": "weight decay", "batch_size": "batch size",
+                 "loss": "loss", "skips": "skip connections"}
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,10 @@ class Plan:
     def of(cls, runs: Runs) -> "Plan":
         sweep = tagged(runs, SWEEP)
         refs = tagged(runs, REFERENCE)
-        base = next((r for r in refs if BASELINE in r.experiment.questions), None)
+        base = next((r for r in refs if BASELINE in r.experiment.questions and r.experiment.handout_network), None)
         if not sweep or base is None:
             return cls(None, (), 0)
-        epoch = max(r.spec.epochs for r in sweep)
+        epoch = min(r.spec.epochs for r in sweep)
         same = [r for r in refs if r is not base and r.spec.epochs >= epoch and only_batch_differs(r, base)]
         return cls(base, (*sweep, *same), epoch)
 
@@ -85,6 +87,8 @@ class Row:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, tuple):  # skips
+        return "+".join(value) or "none"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -94,7 +98,7 @@ def _values(e: Experiment, fields: tuple[str, ...]) -> str:
 
 def _order(e: Experiment, fields: tuple[str, ...]) -> tuple:
     """Sort key: numbers by value, words alphabetically."""
-    return tuple((1, str(v)) if isinstance(v, str) else (0, v) for v in (getattr(e, f) for f in fields))
+    return tuple((1, _short(v)) if isinstance(v, (str, tuple)) else (0, v) for v in (getattr(e, f) for f in fields))
 
 
 def compute(bench: Bench) -> dict[str, Any]:

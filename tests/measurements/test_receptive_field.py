@@ -88,6 +88,17 @@ def test_the_networks_as_built_derive_layer_by_layer():
     assert (unet[-1]["low"], unet[-1]["high"]) == (30, 34)
 
 
+@pytest.mark.parametrize("skips", [("input",), ("downconv2", "downconv1"), ()])
+def test_a_unet_with_fewer_skips_derives_and_measures_alike(skips):
+    net = build_model("UNet", 3, 4, 1, 24, skips=skips)
+    rows, track = rf.derive(net)
+    joined = [r["layer"] for r in rows if r["layer"].startswith("concat")]
+    into = {"downconv2": "rfconv + downconv2", "downconv1": "upconv1 + downconv1", "input": "upconv2 + input"}
+    assert joined == [f"concatenation of {into[s]}" for s in skips]
+    m = rf.measure(net, size=64)
+    assert m["left"] == [track.start(x) for x in m["x"]] and m["right"] == [track.end(x) for x in m["x"]]
+
+
 @pytest.mark.parametrize("model,kernel,filters,size", [("CNN", 3, 32, 64), ("UNet", 3, 32, 64), ("CNN", 5, 2, 80)])
 def test_measurement_matches_the_derivation_at_every_position(model, kernel, filters, size):
     net = build_model(model, kernel, filters, 1, 24)
@@ -145,7 +156,7 @@ def test_radius_holding_counts_squares_around_the_centre():
 def test_view_names_every_field_and_reads_a_result():
     empty = rf.view(None)
     assert math.isnan(empty["p3_unet"]) and math.isnan(empty["nets"]["p2_cnn"]["erf90"])
-    assert set(empty["nets"]["p3_unet"]["blocks"]) == set(CNN.wiring)
+    assert set(empty["nets"]["p3_unet"]["blocks"]) == set(CNN(3, 2).wiring)
     net = build_model("CNN", 3, 2, 1, 24)
     found = {"p2_cnn": rf.analyse(net, torch.rand(3, 1, 32, 32))}
     v = rf.view(found)["nets"]["p2_cnn"]

@@ -59,3 +59,19 @@ def test_missing_points_are_named_and_nan():
     assert [r.name for r in sweep.SweepReads.select(rs) if not r.available] == ["lr"]
     v = sweep.view(sweep.compute(Bench([], [], None, rs)))
     assert math.isnan(v["points"]["lr"]["val_acc"]) and v["count"] == 2
+
+
+def test_ablations_neither_replace_the_baseline_nor_stretch_the_epoch():
+    rs = runs(
+        run("skip_input", questions=("3.2",), epochs=4, skips=("input",), val_acc=[5.0, 6.0, 7.0, 8.0]),
+        *sweep_runs().values(),
+        run("rebalanced", questions=("6.1",), epochs=4, loss="rebalanced", val_acc=[10.0, 35.0, 45.0, 55.0]),
+    )
+    found = sweep.compute(Bench([], [], None, rs))
+    base, *points = found["rows"]
+    assert base.run.name == "base" and found["epoch"] == 2  # the shortest sweep run's epoch
+    by = {r.run.name: r for r in points}
+    assert "skip_input" not in by  # another network, not a longer run of the baseline's
+    assert by["rebalanced"].changed == ("loss",) and by["rebalanced"].value == "rebalanced"
+    assert by["rebalanced"].val_acc == 35.0  # read on its way, at epoch 2
+    assert sweep._short(("downconv2", "input")) == "downconv2+input" and sweep._short(()) == "none"
