@@ -47,7 +47,7 @@ def compute(bench: Bench) -> dict[str, Any]:
     shown: dict[str, Any] = {}
 
     def measure(run) -> dict[str, float]:
-        rgb = predict_rgb(bench.model(run), run.experiment.task, bench.grey, palette)
+        rgb = predict_rgb(bench.model(run), run.experiment.head, bench.grey, palette)
         if run.experiment.base not in shown:
             shown[run.experiment.base] = {"run": run.name, "rgb": rgb[:SHOWN].half()}
         return {**class_accuracy(data_mod.quantize(rgb, palette), truth_cls, len(palette)), **judged(rgb, truth)}

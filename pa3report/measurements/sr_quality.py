@@ -15,7 +15,8 @@ from ..trained import delta_e2000, predict_rgb
 from . import Bench, Measurement, Reads, register, seeded_row
 
 METRICS = ("psnr", "ssim", "palette_acc", "delta_e")
-NETWORKS = (("p4_sr_cnn", "CNN"), ("p4_sr_unet", "UNet"))
+NETWORKS = (("p4_sr_cnn", "CNN"), ("p4_sr_unet", "UNet"),
+            ("p4_sr_unet_rgb", "UNet with an RGB output (squared error)"))
 # (name in answers, label); the ceiling is a reference, not a method.
 METHODS = (("bicubic", "bicubic interpolation"), ("bilinear", "bilinear interpolation"),
            ("nearest", "nearest neighbour (the network's input)"))

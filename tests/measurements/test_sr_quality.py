@@ -22,7 +22,8 @@ def test_known_psnr_ssim_and_palette_accuracy():
 def test_view_has_every_method_and_the_ceiling():
     v = sr_quality.view({"bicubic": {"psnr": 20.0, "ssim": 0.6, "palette_acc": 42.0},
                          "p4_sr_unet": {"psnr": [21.0, 22.0], "ssim": [0.7, 0.7], "palette_acc": [45.0, 46.0]}})
-    assert [name for name in v] == ["p4_sr_cnn", "p4_sr_unet", "bicubic", "bilinear", "nearest", "ceiling"]
+    assert [name for name in v] == ["p4_sr_cnn", "p4_sr_unet", "p4_sr_unet_rgb", "bicubic", "bilinear", "nearest",
+                                    "ceiling"]
     assert v["bicubic"]["sd"]["psnr"] == 0.0 and v["p4_sr_unet"]["psnr"] == 21.5 and v["p4_sr_unet"]["seeds"] == 2
     assert math.isnan(v["p4_sr_cnn"]["psnr"]) and v["p4_sr_cnn"]["seeds"] == 0
 
