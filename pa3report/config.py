@@ -56,6 +56,7 @@ class Experiment:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     group: str = ""  # the entry's name when `seeds` expanded it into several runs
+    list_name: str = ""  # the experiment list (file stem) it comes from; set by load_experiments
 
     @property
     def base(self) -> str:
@@ -70,7 +71,7 @@ class Experiment:
 # Keys a user may write in TOML, with the type they must have. `seeds` expands one entry
 # into one run per seed (the first keeps the name, the others get a _s<seed> suffix).
 FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in dataclasses.fields(Experiment)
-                               if f.name != "group"}
+                               if f.name not in ("group", "list_name")}
 FIELD_TYPES["seeds"] = "tuple[int, ...]"
 _PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple, "tuple[int, ...]": list}
 REQUIRED = ("name", "model", "task")
@@ -234,7 +235,7 @@ def load_experiments(directory: Path) -> tuple[Experiment, ...]:
         if not isinstance(entries, list):
             raise UserError(f"{path}: 'experiment' must be an array of tables: write [[experiment]].")
         for raw in entries:
-            for exp in build_experiments(raw, path):
+            for exp in (dataclasses.replace(e, list_name=path.stem) for e in build_experiments(raw, path)):
                 if exp.name in seen:
                     raise UserError(
                         f"{path}, experiment {exp.name!r}: duplicate name, already defined in "

@@ -111,3 +111,22 @@ def test_seeds_expand_into_one_run_per_seed(tmp_path):
         config.load_experiments(write(tmp_path, GOOD + "seeds = [0, 1]\nseed = 2\n"))
     with pytest.raises(UserError, match="a seed twice"):
         config.load_experiments(write(tmp_path, GOOD + "seeds = [1, 1]\n"))
+
+
+def test_each_run_knows_the_list_it_comes_from(tmp_path):
+    d = write(tmp_path, GOOD)
+    (d / "sweep.toml").write_text(GOOD.replace('"x1"', '"y1"') + "seeds = [0, 1]\n")
+    assert [(e.name, e.list_name) for e in config.load_experiments(d)] == [
+        ("x1", "a"), ("y1", "sweep"), ("y1_s1", "sweep")]
+    with pytest.raises(UserError, match="'list_name': unknown key"):  # the file says it, not a key
+        config.load_experiments(write(tmp_path, GOOD + 'list_name = "b"\n'))
+
+
+def test_the_list_does_not_change_what_is_trained(tmp_path):
+    """Moving an entry to another file must not make its cached result stale."""
+    import dataclasses
+
+    (e,) = config.load_experiments(write(tmp_path, GOOD))
+    moved = dataclasses.replace(e, list_name="elsewhere")
+    assert config.RunSpec(moved).hyper() == config.RunSpec(e).hyper()
+    assert "list_name" not in config.RunSpec(e).hyper()
