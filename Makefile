@@ -33,7 +33,7 @@ QUICK_FLAG := $(if $(filter 1 yes true,$(QUICK)),--quick,)
 JOBS ?= 1
 # LISTS=handout,sweep: train only these experiment lists (experiments/<name>.toml); empty: all.
 LISTS ?=
-LISTS_FLAG := $(if $(strip $(LISTS)),--lists $(LISTS),)
+LISTS_FLAG := $(if $(strip $(LISTS)),--lists "$(strip $(LISTS))",)
 
 .PHONY: report run runs list check test bench zip prune clean help
 
