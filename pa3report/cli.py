@@ -10,7 +10,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import __version__, config
+from . import __version__, config, lists
 from .errors import UserError
 from .hostmem import keep_freed_memory
 from .progress import Estimator, Overall, duration, end_steps
@@ -25,11 +25,15 @@ def _paths(args: argparse.Namespace) -> Paths:
 def _selected(args: argparse.Namespace) -> list[config.Experiment]:
     experiments = config.load_experiments(_paths(args).experiments)
     overrides = config.parse_overrides(getattr(args, "set", None) or [])
-    if getattr(args, "all", False):
-        chosen = list(experiments)
+    chosen_lists = getattr(args, "lists", None)
+    if chosen_lists is not None and args.names:
+        raise UserError("Name experiments or choose lists with --lists, not both: --lists trains every "
+                        "experiment of those lists.")
+    if getattr(args, "all", False) or chosen_lists is not None:
+        chosen = lists.select(experiments, chosen_lists).pick(experiments)
     else:
         if not args.names:
-            raise UserError("Name at least one experiment, or pass --all. "
+            raise UserError("Name at least one experiment, or pass --all (or --lists). "
                             "`python -m pa3report list` shows them.")
         chosen = [config.find(experiments, n) for n in args.names]
     return [config.apply_overrides(e, overrides) for e in chosen]
@@ -58,6 +62,7 @@ def table(rows: list[dict[str, object]], right: tuple[str, ...] = ()) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     paths = _paths(args)
     experiments = config.load_experiments(paths.experiments)
+    experiments = lists.select(experiments, args.lists).pick(experiments)
     try:
         runner: Runner | None = Runner(paths, load_inputs(paths, download=False))
     except UserError as exc:
@@ -66,8 +71,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = []
     for spec in specs_for(experiments, args.quick):
         e = spec.experiment
-        rows.append({"name": e.name, "questions": ",".join(e.questions) or "-", "model": e.model,
-                     "task": e.task, "epochs": spec.epochs, "batch": e.batch_size,
+        rows.append({"name": e.name, "list": e.list_name, "questions": ",".join(e.questions) or "-",
+                     "model": e.model, "task": e.task, "epochs": spec.epochs, "batch": e.batch_size,
                      "status": runner.status(spec) if runner else "unknown"})
     print(table(rows, right=("epochs", "batch")))
     return 0
@@ -137,7 +142,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     gathered = gather(paths, args.quick, run_missing=not args.no_run, jobs=args.jobs,
-                      missing_data_ok=args.no_run)
+                      missing_data_ok=args.no_run, chosen=args.lists)
     done = render(paths, gathered, _student(args))
     print(f"report: {done.index} ({done.figures} figures, {done.drawn} drawn, {done.seconds:.1f} s)")
     if done.quick:
@@ -145,6 +150,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     not_run = [n for n in done.missing if n not in done.failed]
     if not_run:
         print(f"note: not run yet: {', '.join(not_run)}")
+    if gathered.left_out:
+        left_out = [gathered.runs[n].experiment for n in gathered.left_out]
+        print(f"note: {len(left_out)} run(s) of {', '.join(gathered.selection.left_out(left_out))} not "
+              f"trained (not chosen); `{gathered.selection.command(left_out)}` trains them.")
     if done.unanswered:
         print(f"note: {len(done.unanswered)} question(s) unanswered or broken; `make check` lists them.")
     # the page is written and marks them; the exit status still says something failed
@@ -218,12 +227,12 @@ def cmd_zip(args: argparse.Namespace) -> int:
 
     paths = _paths(args)
     package.zip_name(args.name, args.surname)  # bad names fail before any work
-    gathered = gather(paths, quick=False, run_missing=False)
+    gathered = gather(paths, quick=False, run_missing=False, chosen=args.lists)
     if gathered.missing:
         raise UserError(
             f"The full results of {len(gathered.missing)} run(s) are not cached: "
-            f"{', '.join(gathered.missing)}. A --quick preview cannot be submitted; run `make report` "
-            "(without QUICK=1) to train them, then make the zip.")
+            f"{', '.join(gathered.missing)}. A --quick preview cannot be submitted; run "
+            f"`{gathered.selection.command()}` (without QUICK=1) to train them, then make the zip.")
     done = render(paths, gathered, Student(args.name.strip(), args.surname.strip()))
     if done.unanswered:
         print(f"warning: {len(done.unanswered)} question(s) unanswered or broken: "
@@ -252,7 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--set", action="append", metavar="KEY=VALUE",
                            help="override a hyper-parameter, e.g. --set epochs=2 (repeatable)")
 
-    p = sub.add_parser("list", help="every experiment, its questions and cache status")
+    def choose(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--lists", type=lists.parse, metavar="LIST[,LIST]",
+                       help=f"{what} only the experiments of these lists (experiments/LIST.toml), "
+                            "e.g. handout or handout,sweep (default: every list)")
+
+    p = sub.add_parser("list", help="every experiment, its list, questions and cache status")
+    choose(p, "show")
     common(p, settable=False)
     p.set_defaults(func=cmd_list)
 
@@ -260,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="every experiment in the list")
     p.add_argument("--force", action="store_true", help="retrain even when cached")
+    choose(p, "train")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="train N independent runs at once, sharing the CPU cores (default 1)")
     common(p)
@@ -279,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train up to N missing trajectories in parallel (default 1)")
     p.add_argument("--name", help="student's first name for the header (default: $PA3_NAME)")
     p.add_argument("--surname", help="student's surname for the header (default: $PA3_SURNAME)")
+    choose(p, "train")
     common(p, settable=False)
     p.set_defaults(func=cmd_report)
 
@@ -289,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("zip", help="package the full report and the code as name-surname-pa3.zip")
     p.add_argument("--name", required=False, default=None, help="student's first name")
     p.add_argument("--surname", required=False, default=None, help="student's surname")
+    choose(p, "require")
     p.set_defaults(func=cmd_zip)
 
     p = sub.add_parser("prune", help="remove cached runs, checkpoints, figures and analysis that the "

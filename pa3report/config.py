@@ -36,6 +36,7 @@ QUESTIONS = (
     "5.1", "5.2", "5.3",
     "6.1", "6.2", "6.3",
 )
+FIRST_LIST = "handout"
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 # --quick: a preview small enough for tests and a first look at the report.
@@ -64,6 +65,7 @@ class Experiment:
     loss: str = ""  # "" until __post_init__: the task's own (mse for regression, ce otherwise)
     skips: tuple[str, ...] | None = None  # None until __post_init__: the model's own (all for the UNet)
     group: str = ""  # the entry's name when `seeds` expanded it into several runs
+    list_name: str = ""  # the experiment list (file stem) it comes from; set by load_experiments
 
     def __post_init__(self) -> None:
         # Defaults that depend on other fields, settled once so every reader sees real values;
@@ -112,7 +114,7 @@ def from_record(record: dict[str, Any]) -> Experiment:
 # Keys a user may write in TOML, with the type they must have. `seeds` expands one entry
 # into one run per seed (the first keeps the name, the others get a _s<seed> suffix).
 FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in dataclasses.fields(Experiment)
-                               if f.name != "group"}
+                               if f.name not in ("group", "list_name")}
 FIELD_TYPES["skips"] = "tuple[str, ...]"
 FIELD_TYPES["seeds"] = "tuple[int, ...]"
 _PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple, "tuple[int, ...]": list}
@@ -289,8 +291,9 @@ def misfit(e: Experiment) -> tuple[str, str] | None:
 
 
 def load_experiments(directory: Path) -> tuple[Experiment, ...]:
-    """Every experiment in every `*.toml` file of `directory`, in file then entry order."""
-    files = sorted(Path(directory).glob("*.toml"))
+    """Every experiment in every `*.toml` file of `directory`, in file then entry order: the
+    handout's list first (its runs lead every table and figure), then the others by name."""
+    files = sorted(Path(directory).glob("*.toml"), key=lambda f: (f.stem != FIRST_LIST, f.name))
     if not files:
         raise UserError(
             f"No experiment list found: {directory} holds no *.toml file. "
@@ -311,7 +314,7 @@ def load_experiments(directory: Path) -> tuple[Experiment, ...]:
         if not isinstance(entries, list):
             raise UserError(f"{path}: 'experiment' must be an array of tables: write [[experiment]].")
         for raw in entries:
-            for exp in build_experiments(raw, path):
+            for exp in (dataclasses.replace(e, list_name=path.stem) for e in build_experiments(raw, path)):
                 if exp.name in seen:
                     raise UserError(
                         f"{path}, experiment {exp.name!r}: duplicate name, already defined in "

@@ -68,7 +68,7 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("1.4", "Why squared RGB distance is a poor measure of colour difference", (
                     _e("pairs"), _e("palette"))),
                 Question("1.5", "What treating colour as a choice among classes fixes", (
-                    _e("palette_swatch"), _e("colourfulness"), _e("decoding"))),
+                    _e("palette_swatch"), _e("samples", "1.5"), _e("colourfulness"), _e("decoding"))),
             )),
     Problem(2, "Colourization as classification",
             "Each pixel is assigned one of a small set of k-means colours and trained with cross-entropy.", (

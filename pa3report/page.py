@@ -19,6 +19,7 @@ from . import figures
 from .architecture import Architecture, describe, from_json, to_json
 from .config import Experiment
 from .fsutil import atomic_file, atomic_write, digest, source_digest
+from .lists import EVERY, Selection
 from .runs import RunInfo, Runs, tagged
 
 Item = dict[str, Any]
@@ -95,6 +96,7 @@ class Page:
     measured: dict[str, Any] = field(default_factory=dict)
     has_data: bool = True
     analysis_files: list[str] = field(default_factory=list)  # the measurement caches it read
+    selection: Selection = EVERY  # the lists chosen for training, which a "not run" notice names
     _arch: dict[tuple, Architecture] = field(default_factory=dict, repr=False)
 
     def tagged(self, tags: Sequence[str], sort: str | None = None) -> list[RunInfo]:
@@ -111,6 +113,13 @@ class Page:
         if failed:
             items.append(note(f"Training diverged (non-finite loss), so there is no result for: {', '.join(failed)}."))
         return [r for r in runs if r.available], items
+
+    def not_run(self, names: Sequence[str]) -> Item:
+        """The "not run yet" notice for these runs, with the unchosen lists they come from and
+        the command that trains them."""
+        experiments = [self.runs[n].experiment for n in names if n in self.runs]
+        return {"kind": "pending", "runs": list(names), "lists": list(self.selection.left_out(experiments)),
+                "command": self.selection.command(experiments)}
 
     def architecture(self, e: Experiment) -> Architecture:
         """The introspected architecture of an experiment's network (cached beside the figures)."""

@@ -19,13 +19,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from . import __version__
-from . import evidence, measurements, seeds
+from . import evidence, lists, measurements, seeds
 from .answers import FINAL_FIELDS, OVERVIEW, Answer, RunTable, RunView, render_answers
 from .config import QUESTIONS, RunSpec, load_experiments
 from .data import NUM_COLOURS
@@ -68,26 +68,34 @@ class Student:
 
 @dataclass
 class Gathered:
-    """Every experiment of the list with its result (or none), plus the common palette."""
+    """Every experiment of every list with its result (or none), plus the common palette."""
 
     runs: dict[str, RunInfo]
     palette: np.ndarray
     quick: bool
     inputs: Inputs | None = None  # the data (images load lazily); None when none was found
     failures: dict[str, str] = field(default_factory=dict)  # run -> why it failed (diverged)
+    selection: lists.Selection = lists.EVERY  # the lists chosen for training
 
     @property
     def missing(self) -> list[str]:
-        """Runs without a result: not run yet, or failed."""
-        return [n for n, r in self.runs.items() if not r.available]
+        """Runs of the chosen lists without a result: not run yet, or failed."""
+        return [n for n, r in self.runs.items() if not r.available and r.experiment in self.selection]
+
+    @property
+    def left_out(self) -> list[str]:
+        """Runs of the other lists without a result: not trained, as asked."""
+        return [n for n, r in self.runs.items() if not r.available and r.experiment not in self.selection]
 
 
 # --------------------------------------------------------------------------- gathering
 
 
 def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_missing: bool = True,
-           show_progress: bool | None = None, jobs: int = 1, missing_data_ok: bool = False) -> Gathered:
-    """Results of every experiment, training the missing ones when run_missing is set.
+           show_progress: bool | None = None, jobs: int = 1, missing_data_ok: bool = False,
+           chosen: Sequence[str] | None = None) -> Gathered:
+    """Results of every experiment, training the missing ones of the `chosen` lists (None: all)
+    when run_missing is set; the other lists' results are read if cached, never trained.
 
     Without run_missing nothing trains, but a palette that is not cached yet is fitted (as
     `list` does, seconds): without it no fingerprint, hence no status, can be known. With
@@ -96,7 +104,9 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
     marked failed while the others train. show_progress=None shows the overall bar on a terminal.
     """
     env = dict(os.environ if env is None else env)
-    specs = specs_for(load_experiments(paths.experiments), quick)
+    experiments = load_experiments(paths.experiments)
+    selection = lists.select(experiments, chosen)
+    specs = specs_for(experiments, quick)
     try:
         inputs = load_inputs(paths, env, download=run_missing)
     except UserError as exc:
@@ -105,13 +115,13 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
         print(f"note: no data found, so no result can be read; every run shows as not run yet ({exc})",
               file=sys.stderr)
         return Gathered({s.name: RunInfo(s, None, "missing") for s in specs},
-                        np.zeros((NUM_COLOURS, 3), np.float32), quick)
+                        np.zeros((NUM_COLOURS, 3), np.float32), quick, selection=selection)
     runner = Runner(paths, inputs, show_progress=False)
     runs: dict[str, RunInfo] = {}
     for spec in specs:
         hit = runner.cached(spec)
         runs[spec.name] = RunInfo(spec, hit, "cached" if hit else "missing")
-    todo: list[RunSpec] = [r.spec for r in runs.values() if not r.available]
+    todo: list[RunSpec] = [r.spec for r in runs.values() if not r.available and r.experiment in selection]
     failures: dict[str, str] = {}
     if todo and run_missing:
         print(f"training {len(todo)} run(s) that are not cached: {', '.join(s.name for s in todo)}",
@@ -127,7 +137,7 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
         for outcome in runner.run(todo, jobs=jobs, on_outcome=lambda o: bar.write(summary_line(o)),
                                   progress=bar, on_failure=failed):
             runs[outcome.spec.name] = RunInfo(outcome.spec, outcome.result, outcome.how)
-    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick, inputs, failures)
+    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick, inputs, failures, selection)
 
 
 # --------------------------------------------------------------------------- context
@@ -204,7 +214,7 @@ def evidence_page(paths: Paths, gathered: Gathered, compute: bool = True,
         paths.build, inputs.identity if inputs else None, (lambda: inputs.horses.test) if inputs else None,
         compute=compute, used=used)
     page = Page(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"), found,
-                has_data=inputs is not None, analysis_files=used)
+                has_data=inputs is not None, analysis_files=used, selection=gathered.selection)
     return page, measurements.views(found)
 
 
@@ -218,6 +228,7 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
     rows = []
     for info in gathered.runs.values():
         e, r = info.experiment, info.result
+        how = info.how if r or e in gathered.selection else "left out"
         config = {k: v for k, v in dataclasses.asdict(e).items() if k not in ("name", "title", "questions")}
         config["epochs"] = info.spec.epochs
         if info.spec.quick:
@@ -231,7 +242,7 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
             "torch": r.meta.get("torch", "?") if r else "–",
             "finished": r.meta.get("finished_at", "") if r else "",
             "fingerprint": info.fingerprint[:SHORT] if r else "–",
-            "how": info.how, "available": info.available,
+            "how": how, "available": info.available,
         })
     return rows
 
@@ -253,6 +264,8 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
                          "questions": qs})
     unanswered = [q for q in QUESTIONS if not answers[q].answered]
     failed = [{"name": n, "reason": why} for n, why in gathered.failures.items()]
+    selection = gathered.selection
+    left_out = [gathered.runs[n].experiment for n in gathered.left_out]
     return {
         "student": student.full,
         "date": finished[-1][:10] if finished else "",
@@ -261,6 +274,9 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
         "compute": duration(training_seconds(gathered.runs.values())),
         "quick": gathered.quick,
         "missing": [n for n in gathered.missing if n not in gathered.failures],
+        "train_command": selection.command(),
+        "left_out": {"runs": len(left_out), "lists": selection.left_out(left_out),
+                     "chosen": selection.chosen, "command": selection.command(left_out)} if left_out else None,
         "failed": failed,
         "unanswered": unanswered,
         "run_count": len(gathered.runs),
@@ -334,6 +350,7 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student(),
         shutil.rmtree(staging, ignore_errors=True)
         raise
     state = {"quick": gathered.quick, "missing": gathered.missing, "student": student.full,
+             "lists": gathered.selection.chosen, "left_out": gathered.left_out,
              "date": context["date"],
              "unanswered": context["unanswered"],
              "failed": sorted(gathered.failures),

@@ -112,3 +112,13 @@ def tiny_experiments(project: Path) -> Path:
         '[[experiment]]\nname = "tiny_reg"\nmodel = "RegressionCNN"\ntask = "regression"\n'
         'epochs = 2\nbatch_size = 16\nnum_filters = 4\n')
     return project
+
+
+def split_lists(project: Path) -> None:
+    """The tiny list as two files: handout.toml (tiny_cnn, tiny_cnn_e1) and sweep.toml (tiny_reg)."""
+    folder = project / "experiments"
+    text = (folder / "tiny.toml").read_text()
+    at = text.index('[[experiment]]\nname = "tiny_reg"')
+    (folder / "handout.toml").write_text(text[:at])
+    (folder / "sweep.toml").write_text(text[at:])
+    (folder / "tiny.toml").unlink()

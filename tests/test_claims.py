@@ -99,3 +99,43 @@ def test_when_the_unet_wins_3_2_says_yes(tmp_path):
     text = str(a.html)
     assert "<strong>Yes:</strong>" in text and "No:" not in text
     assert "Welch's t-test over 3 and 3 seeds" in text
+
+
+def colour_rows(vivid: dict[str, list[float]]) -> dict:
+    def row(values, model):
+        return {"chroma": [10.0] * len(values), "saturation": [0.2] * len(values), "vivid": values,
+                "delta_e": [11.0] * len(values), "pairing": {"model": model, "seeds": list(range(len(values)))}}
+    models = {"p1_regression": "RegressionCNN", "p1_regression_lab": "RegressionCNN", "p2_cnn": "CNN"}
+    return {"test_images": 1000, "truth": {"chroma": 14.0, "saturation": 0.28, "vivid": 26.0, "delta_e": 0.0},
+            "palette": {"chroma": 11.0, "saturation": 0.22, "vivid": 25.0, "delta_e": 7.9},
+            **{k: row(v, models[k]) for k, v in vivid.items()}}
+
+
+def lab_runs():
+    from .runkit import run
+    return [run(f"p1_regression_lab{'_s' + str(s) if s else ''}", group="p1_regression_lab", seed=s,
+                model="RegressionCNN", task="regression", loss="lab") for s in range(3)]
+
+
+def test_a_still_dull_lab_regression_blames_the_averaging(tmp_path):
+    measured = {"colourfulness": colour_rows({"p1_regression": [8.0, 7.5, 8.5], "p1_regression_lab": [9.0, 9.5, 8.8],
+                                              "p2_cnn": [16.0, 17.0, 16.5]})}
+    a = answer_of(tmp_path, "1.4", lab_runs(), measured)
+    assert a.state == "answered", a.error
+    text = " ".join(str(a.html).split())
+    assert "averaging that squared error does" in text and "accounts for the dullness" not in text
+
+
+def test_a_colourful_lab_regression_blames_the_colour_space(tmp_path):
+    measured = {"colourfulness": colour_rows({"p1_regression": [8.0, 7.5, 8.5], "p1_regression_lab": [16.2, 16.9, 16.4],
+                                              "p2_cnn": [16.0, 17.0, 16.5]})}
+    a = answer_of(tmp_path, "1.4", lab_runs(), measured)
+    text = " ".join(str(a.html).split())
+    assert "accounts for the dullness" in text and "averaging that squared error does" not in text
+
+
+def test_without_the_ablation_list_the_answer_says_so(tmp_path):
+    measured = {"colourfulness": colour_rows({"p1_regression": [8.0, 7.5, 8.5], "p2_cnn": [16.0, 17.0, 16.5]})}
+    a = answer_of(tmp_path, "1.4", [], measured)
+    assert a.state == "answered", a.error
+    assert "are not in the experiment list" in str(a.html)

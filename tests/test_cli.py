@@ -104,3 +104,27 @@ def test_list_columns_line_up_whatever_the_widths(tiny_experiments, capsys):
         assert all(line[at - 1] == " " and line[at] != " " for line in lines[1:]), (column, out)
     end = header.index("epochs") + len("epochs")
     assert all(line[end - 1].isdigit() for line in lines[1:]), out
+
+
+def test_lists_choose_what_trains(tiny_experiments, capsys):
+    from .conftest import assert_user_error as user_error, run_cli, split_lists
+
+    split_lists(tiny_experiments)
+    code, out, err = run_cli(capsys, tiny_experiments, "run", "--lists", "sweep")
+    assert code == 0, err
+    assert "tiny_reg" in out and "tiny_cnn" not in out
+    code, out, _ = run_cli(capsys, tiny_experiments, "list")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rows["tiny_reg"][1] == "sweep" and rows["tiny_reg"][-1] == "cached"
+    assert rows["tiny_cnn"][1] == "handout" and rows["tiny_cnn"][-1] == "missing"
+    code, out, _ = run_cli(capsys, tiny_experiments, "list", "--lists", "handout")
+    assert code == 0 and "tiny_cnn_e1" in out and "tiny_reg" not in out
+
+    def refused(*args: str, words: tuple[str, ...]) -> None:
+        code, _, err = run_cli(capsys, tiny_experiments, *args)
+        user_error(code, err, *words)
+
+    refused("run", "--all", "--lists", "handot", words=("'handot'", "did you mean 'handout'"))
+    refused("report", "--lists", "handout,swep", words=("did you mean 'sweep'",))
+    refused("run", "tiny_cnn", "--lists", "handout", words=("not both",))
+    assert not (tiny_experiments / "build" / "runs" / "tiny_cnn").exists()

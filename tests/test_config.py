@@ -233,3 +233,29 @@ def test_project_ablations():
         assert by[name].epochs == 25 and {by[f"{name}_s1"].seed, by[f"{name}_s2"].seed} == {1, 2}
     # the handout's runs keep the handout's networks
     assert all(by[n].handout_network for n in ("p1_regression", "p2_cnn", "p3_unet", "p4_sr_cnn", "p4_sr_unet"))
+
+
+def test_each_run_knows_the_list_it_comes_from(tmp_path):
+    d = write(tmp_path, GOOD)
+    (d / "sweep.toml").write_text(GOOD.replace('"x1"', '"y1"') + "seeds = [0, 1]\n")
+    assert [(e.name, e.list_name) for e in config.load_experiments(d)] == [
+        ("x1", "a"), ("y1", "sweep"), ("y1_s1", "sweep")]
+    with pytest.raises(UserError, match="'list_name': unknown key"):  # the file says it, not a key
+        config.load_experiments(write(tmp_path, GOOD + 'list_name = "b"\n'))
+
+
+def test_the_list_does_not_change_what_is_trained(tmp_path):
+    """Moving an entry to another file must not make its cached result stale."""
+    import dataclasses
+
+    (e,) = config.load_experiments(write(tmp_path, GOOD))
+    moved = dataclasses.replace(e, list_name="elsewhere")
+    assert config.RunSpec(moved).hyper() == config.RunSpec(e).hyper()
+    assert "list_name" not in config.RunSpec(e).hyper()
+
+
+def test_the_handout_list_is_read_first(tmp_path):
+    for stem, name in (("ablations", "a1"), ("handout", "h1"), ("sweep", "s1")):
+        (tmp_path / f"{stem}.toml").write_text(
+            f'[[experiment]]\nname = "{name}"\nmodel = "UNet"\ntask = "colourization"\n')
+    assert [e.name for e in config.load_experiments(tmp_path)] == ["h1", "a1", "s1"]

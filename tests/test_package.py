@@ -13,7 +13,7 @@ from pa3report import package
 from pa3report.cli import main
 from pa3report.errors import UserError
 
-from .reportkit import full_project, quick_project
+from .reportkit import copy_project, full_project, quick_project
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -114,6 +114,21 @@ def test_zip_command_end_to_end(built, monkeypatch, capsys):
     assert main(["--root", str(built.root), "zip", "--name", "Grace"]) == 2
     assert "surname is missing" in capsys.readouterr().err
 
+
+def test_a_zip_covers_the_lists_chosen(built, tmp_path, monkeypatch, capsys):
+    """A list not chosen need not be trained for the zip; its runs show as not run in it."""
+    root, paths = copy_project(built, tmp_path)
+    (root / "experiments" / "extra.toml").write_text(
+        '[[experiment]]\nname = "extra_bs7"\nquestions = ["3.3"]\nmodel = "UNet"\n'
+        'task = "colourization"\nbatch_size = 7\nnum_filters = 4\n')
+    for k, v in built.env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["--root", str(root), "zip", "--name", "Ada", "--surname", "Lovelace"]) == 2
+    assert "extra_bs7" in capsys.readouterr().err
+    assert main(["--root", str(root), "zip", "--name", "Ada", "--surname", "Lovelace", "--lists", "tiny"]) == 0
+    with zipfile.ZipFile(paths.build / "ada-lovelace-pa3.zip") as zf:
+        page = zf.read("html/index.html").decode()
+    assert "Not run yet: extra_bs7 (list not chosen for training: extra)" in page
 
 def test_apostrophes_and_accents_in_the_header_and_a_safe_zip_name(built, monkeypatch, capsys):
     for k, v in built.env.items():

@@ -11,7 +11,7 @@ from pa3report.config import RunSpec
 from pa3report.runner import Runner
 from pa3report.inputs import Paths, load_inputs
 
-from .conftest import run_cli
+from .conftest import run_cli, split_lists
 
 CPU = torch.device("cpu")
 
@@ -84,6 +84,22 @@ def test_prune_keeps_current_results_and_frees_the_rest(tiny_experiments, capsys
     code, out, _ = run_cli(capsys, root, "prune")
     assert "removing run tiny_reg" in out and not (build / "runs" / "tiny_reg").exists()
     assert current_results(root)[("tiny_cnn", False)]
+
+
+def test_lists_not_chosen_keep_their_results(tiny_experiments, capsys):
+    """Leaving a list out of LISTS means "do not train it now": its cached results are still
+    shown by the report and still current for prune."""
+    root, build = tiny_experiments, tiny_experiments / "build"
+    split_lists(root)
+    assert run_cli(capsys, root, "run", "--all")[0] == 0
+    code, out, err = run_cli(capsys, root, "report", "--no-run", "--lists", "handout")
+    assert code == 0, err
+    assert "not trained" not in out and "Not run yet" not in (build / "html" / "index.html").read_text()
+    before = current_results(root)
+    assert before[("tiny_reg", False)] and before[("tiny_cnn", False)]
+    code, out, _ = run_cli(capsys, root, "prune")
+    assert code == 0 and "removing run" not in out
+    assert current_results(root) == before
 
 
 def test_figures_are_kept_while_no_report_recorded_them(tiny_experiments, capsys):

@@ -627,3 +627,46 @@ def test_a_new_measurement_is_one_module_and_one_outline_line(built, tmp_path):
     assert cells == [[expected, "2"]]  # the table, over both cached seeds of p3_unet
     assert f"Toy brightness: {expected}." in body[body.index('class="answer'):]
     assert list((paths.build / "analysis").glob("toy-*.pt"))  # cached like every measurement
+
+
+# --------------------------------------------------------------------------- experiment lists
+
+
+def test_a_report_of_one_list_shows_the_others_as_not_run_and_check_passes(built, tmp_path, monkeypatch,
+                                                                            capsys):
+    root, paths = copy_project(built, tmp_path)
+    folder = root / "experiments"
+    tables = ["[[experiment]]" + t for t in (folder / "tiny.toml").read_text().split("[[experiment]]")[1:]]
+    (folder / "tiny.toml").unlink()
+    (folder / "handout.toml").write_text("".join(t for t in tables if 'name = "p6_' not in t))
+    (folder / "sweep.toml").write_text("".join(t for t in tables if 'name = "p6_' in t))
+    (folder / "ablations.toml").write_text(
+        '[[experiment]]\nname = "abl_bs7"\nquestions = ["3.3"]\nmodel = "UNet"\ntask = "colourization"\n'
+        'batch_size = 7\nnum_filters = 4\n')
+    # the sweep is cached for one point only (both seeds); the ablation not at all
+    for run in (paths.build / "runs").glob("p6_*"):
+        if run.name not in ("p6_lr_0003", "p6_lr_0003_s1"):
+            shutil.rmtree(run)
+    for k, v in built.env.items():
+        monkeypatch.setenv(k, v)
+
+    assert main(["--root", str(root), "report", "--quick", "--lists", "handout"]) == 0
+    out, err = capsys.readouterr()
+    assert "training" not in err  # nothing of the handout is missing, and nothing else trains
+    assert "of ablations, sweep not trained" in out and "`make report` trains them" in out
+    html = (paths.build / "html" / "index.html").read_text()
+    assert 'id="lists-banner"' in html and 'id="missing-banner"' not in html
+    sweep = re.search(r'<p class="pending">(.*?)</p>', section(html, "q6-1")).group(1)
+    assert sweep.startswith("Not run yet: p6_lr_003, p6_nf16,") and "p6_lr_0003" not in sweep  # cached: used
+    assert sweep.endswith("(lists not chosen for training: ablations, sweep). Run <code>make report</code> "
+                          "to train them.")
+    batch = re.search(r'<p class="pending">(.*?)</p>', section(html, "q3-3")).group(1)
+    assert batch == ("Not run yet: abl_bs7 (list not chosen for training: ablations). "
+                     "Run <code>make report LISTS=ablations,handout</code> to train it.")  # lists in file order
+    assert "not run: its list was not chosen for training" in html  # the appendix
+    state = json.loads((paths.build / "report.json").read_text())
+    assert state["missing"] == [] and state["lists"] == ["handout"]
+    assert "abl_bs7" in state["left_out"] and "p6_lr_0003" not in state["left_out"]
+
+    assert main(["--root", str(root), "check", "--quick"]) == 0  # claims without data take their other wording
+    assert "all 18 questions answered" in capsys.readouterr().out

@@ -43,7 +43,7 @@ def discover(package: str = __name__) -> None:
 
 def build(page: Page, question: Question) -> list[Item]:
     """The items of one question, with one "not run yet" notice (where the first one was,
-    naming every missing run) and no notice twice."""
+    naming every missing run and how to train them) and no notice twice."""
     discover()
     items: list[Item] = []
     for ev in question.evidence:
@@ -59,4 +59,5 @@ def build(page: Page, question: Question) -> list[Item]:
             missing.extend(n for n in item["runs"] if n not in missing)
         elif item not in out or item["kind"] != "note":
             out.append(item)
-    return [item for item in out if item["kind"] != "pending" or item["runs"]]
+    return [page.not_run(item["runs"]) if item["kind"] == "pending" else item
+            for item in out if item["kind"] != "pending" or item["runs"]]
