@@ -139,3 +139,20 @@ def test_without_the_ablation_list_the_answer_says_so(tmp_path):
     a = answer_of(tmp_path, "1.4", [], measured)
     assert a.state == "answered", a.error
     assert "are not in the experiment list" in str(a.html)
+
+
+def test_rebalancing_that_helps_rare_colours_is_said_with_its_price(tmp_path):
+    from .runkit import run
+    infos = [run(f"p3_unet_rebalanced{'_s' + str(s) if s else ''}", group="p3_unet_rebalanced", seed=s,
+                 loss="rebalanced", epochs=25) for s in range(3)]
+
+    def row(rare, overall):
+        return {"palette_acc": overall, "balanced_acc": [30.0] * 3, "rare_acc": rare, "vivid": [20.0] * 3,
+                "chroma": [10.0] * 3, "delta_e": [11.0] * 3, "pairing": {"model": "UNet", "seeds": [0, 1, 2]}}
+    measured = {"rebalance": {"test_images": 1000, "rare_colours": 9, "rare_share": 12.0,
+                              "p3_unet": row([10.0, 11.0, 10.5], [48.5, 48.7, 48.6]),
+                              "p3_unet_rebalanced": row([20.0, 21.5, 20.7], [45.0, 45.6, 45.1])}}
+    a = answer_of(tmp_path, "6.1", infos, measured)
+    assert a.state == "answered", a.error
+    text = " ".join(str(a.html).split())
+    assert "more of the rare colours come out right, fewer pixels overall" in text
