@@ -72,10 +72,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     for spec in specs_for(experiments, args.quick):
         e = spec.experiment
         rows.append({"name": e.name, "list": e.list_name, "questions": ",".join(e.questions) or "-",
-                     "model": e.model, "task": e.task, "epochs": spec.epochs, "batch": e.batch_size,
+                     "model": e.model, "task": e.task, "loss": e.loss, "skips": _skips(e),
+                     "epochs": spec.epochs, "batch": e.batch_size,
                      "status": runner.status(spec) if runner else "unknown"})
     print(table(rows, right=("epochs", "batch")))
     return 0
+
+
+def _skips(e: config.Experiment) -> str:
+    """The UNet's skips when some are left out ('all' when none is, '-' for networks without)."""
+    if e.model != "UNet":
+        return "-"
+    return "all" if e.skips == config.default_skips(e.model) else "+".join(e.skips) or "none"
 
 
 def _failed(failures: list[Diverged]) -> int:

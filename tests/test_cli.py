@@ -128,3 +128,20 @@ def test_lists_choose_what_trains(tiny_experiments, capsys):
     refused("report", "--lists", "handout,swep", words=("did you mean 'sweep'",))
     refused("run", "tiny_cnn", "--lists", "handout", words=("not both",))
     assert not (tiny_experiments / "build" / "runs" / "tiny_cnn").exists()
+
+
+def test_list_shows_the_loss_and_which_skips_a_unet_keeps(tiny_experiments, capsys):
+    from .conftest import run_cli
+
+    (tiny_experiments / "experiments" / "unets.toml").write_text(
+        '[[experiment]]\nname = "u_all"\nmodel = "UNet"\ntask = "colourization"\n\n'
+        '[[experiment]]\nname = "u_input"\nmodel = "UNet"\ntask = "colourization"\nskips = ["input"]\n'
+        'loss = "rebalanced"\n\n'
+        '[[experiment]]\nname = "u_none"\nmodel = "UNet"\ntask = "colourization"\nskips = []\n')
+    code, out, _ = run_cli(capsys, tiny_experiments, "list")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    header = out.splitlines()[0].split()
+    loss, skips = header.index("loss"), header.index("skips")
+    assert code == 0 and rows["u_all"][skips] == "all" and rows["u_none"][skips] == "none"
+    assert rows["u_input"][skips] == "input" and rows["u_input"][loss] == "rebalanced"
+    assert rows["tiny_reg"][loss] == "mse" and rows["tiny_cnn"][skips] == "-"
