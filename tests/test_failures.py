@@ -29,9 +29,9 @@ def regression_diverges(monkeypatch):
     """Every regression step's loss becomes NaN, as with a learning rate far too high."""
     real = train_mod.loss_fn
 
-    def loss_fn(task, outputs, targets):
-        loss = real(task, outputs, targets)
-        return loss * float("nan") if task == "regression" else loss
+    def loss_fn(loss, outputs, targets, class_weight=None):
+        value = real(loss, outputs, targets, class_weight)
+        return value * float("nan") if loss == "mse" else value
 
     monkeypatch.setattr(train_mod, "loss_fn", loss_fn)
 
@@ -53,9 +53,9 @@ def test_run_all_trains_the_others_when_one_diverges(tiny_experiments, capsys, r
 def test_a_non_finite_validation_loss_is_a_divergence_too(tiny_experiments, capsys, monkeypatch):
     real = train_mod.evaluate
 
-    def evaluate(model, task, data, device):
-        got = real(model, task, data, device)
-        return {**got, "val_loss": float("inf")} if task == "regression" else got
+    def evaluate(model, loss, data, device):
+        got = real(model, loss, data, device)
+        return {**got, "val_loss": float("inf")} if loss == "mse" else got
 
     monkeypatch.setattr(train_mod, "evaluate", evaluate)
     code, _, err = run_cli(capsys, tiny_experiments, "run", "tiny_reg")

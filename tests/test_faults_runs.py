@@ -91,7 +91,7 @@ real_epoch, real_loss = t.train_epoch, t.loss_fn
 def train_epoch(state, *a, **k):
     now["epoch"], now["steps"] = state.epoch, 0
     return real_epoch(state, *a, **k)
-def loss_fn(task, out, y):
+def loss_fn(loss, out, y, class_weight=None):
     if torch.is_grad_enabled() and now["epoch"] == 1:
         now["steps"] += 1
         if now["steps"] == 2:  # the first batch of epoch 2 has been applied to the weights
@@ -99,7 +99,7 @@ def loss_fn(task, out, y):
                 f.write(str(os.getpid()))
             os.replace(marker + ".part", marker)
             time.sleep(600)
-    return real_loss(task, out, y)
+    return real_loss(loss, out, y, class_weight)
 t.train_epoch, t.loss_fn = train_epoch, loss_fn
 from pa3report.cli import main
 sys.exit(main(sys.argv[2:]))

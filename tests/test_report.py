@@ -440,7 +440,7 @@ def test_colour_distances_come_from_the_analysis(built):
 def test_colourfulness_table_has_seeds_and_spread(built):
     found = analysis_of(built)["colourfulness"]
     for anchor in ("q1-5", "q2-2"):
-        rows = {r[0]: r for r in parse(section(built.page(), anchor)).cells[anchor] if len(r) == 6}
+        rows = {r[0]: r for r in parse(section(built.page(), anchor)).cells[anchor] if len(r) == 7}
         reg = rows["regression (RegressionCNN, squared error)"]
         assert reg[1] == "2" and "±" in reg[2]  # two seeds in the quick kit
         chroma = found["p1_regression"]["chroma"]  # one value per seed
@@ -469,13 +469,13 @@ def test_super_resolution_quality_table(built):
     table = table[:table.index("</table>")]
     rows = {r[0]: r for r in parse(f"<section id='t'><table>{table}</table></section>").cells["t"]}
     assert [k.split(" (")[0] for k in rows if k != "Method"] == [
-        "CNN", "UNet", "bicubic interpolation", "bilinear interpolation", "nearest neighbour",
-        "ground truth snapped to the palette"]
+        "CNN", "UNet", "UNet with an RGB output", "bicubic interpolation", "bilinear interpolation",
+        "nearest neighbour", "ground truth snapped to the palette"]
     assert rows["bicubic interpolation"][2] == f"{found['bicubic']['psnr']:.2f} dB"
     assert rows["UNet"][1] == "2" and " ± " in rows["UNet"][2]
     # one best cell per metric column, never the palette ceiling
     marked = re.findall(r'<td class="num best">([^<]*)</td>', table)
-    assert len(marked) == 3
+    assert len(marked) == 4
     ceiling = table[table.index("ground truth snapped"):]
     assert "num best" not in ceiling.split("</tr>")[0]
     methods = {k: v for k, v in found.items() if k not in ("ceiling", "test_images")}
@@ -520,12 +520,14 @@ def test_large_inputs_figures_table_and_receptive_field(built):
 
 
 def test_sweep_table_and_plot(built):
+    from pa3report.measurements.sweep import only_batch_differs
     body = section(built.page(), "q6-1")
     assert "img/q6-1-sweep.png" in images_in(body)
     rows = parse(body).cells["q6-1"]
     sweep = [r for r in rows if len(r) == 10 and r[0] != "Setting changed"]
     runs = built.gathered.runs
-    expected = [n for n, r in runs.items() if r.primary and ({"6.1", "3.3"} & set(r.experiment.questions))]
+    expected = [n for n, r in runs.items() if r.primary and ("6.1" in r.experiment.questions or (
+        "3.3" in r.experiment.questions and only_batch_differs(r, runs["p3_unet"])))]
     assert sorted(r[2] for r in sweep[1:]) == sorted(expected)
     base = runs["p3_unet"]
     epoch = runs["p6_lr_003"].spec.epochs
@@ -558,7 +560,7 @@ def test_analysis_runs_missing_are_pending_not_a_crash(built, tmp_path, monkeypa
     html = (paths.build / "html" / "index.html").read_text()
     sr = section(html, "q4-2")
     assert "Not run yet: p4_sr_unet, p4_sr_unet_s1" in sr
-    methods = [r[0] for r in parse(sr).cells["q4-2"] if len(r) == 5]
+    methods = [r[0] for r in parse(sr).cells["q4-2"] if len(r) == 6]
     assert "CNN" in methods and "UNet" not in methods and "bicubic interpolation" in methods
     large = section(html, "q6-3")
     assert "Not run yet: p3_unet" in large and "q6-3-horses.png" not in large
@@ -662,7 +664,7 @@ def test_a_report_of_one_list_shows_the_others_as_not_run_and_check_passes(built
                           "to train them.")
     batch = re.search(r'<p class="pending">(.*?)</p>', section(html, "q3-3")).group(1)
     assert batch == ("Not run yet: abl_bs7 (list not chosen for training: ablations). "
-                     "Run <code>make report LISTS=ablations,handout</code> to train it.")  # lists in file order
+                     "Run <code>make report LISTS=handout,ablations</code> to train it.")  # the handout's first
     assert "not run: its list was not chosen for training" in html  # the appendix
     state = json.loads((paths.build / "report.json").read_text())
     assert state["missing"] == [] and state["lists"] == ["handout"]

@@ -127,6 +127,8 @@ def view(found: dict[str, Any] | None) -> Fields:
 
 def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     nets = [(base, label) for base, label in NETWORKS if base in found]
+    if not nets:
+        return []
     rows = []
     for base, label in nets:
         best = {m: (min if m == "delta_e" else max)((n for n, _, _ in DECODERS), key=lambda n: v[base][n][m])

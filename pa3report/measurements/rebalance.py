@@ -70,6 +70,8 @@ def view(found: dict[str, Any] | None) -> Fields:
 
 def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     nets = [(b, label) for b, label in NETWORKS if b in found]
+    if not nets:
+        return []
     rows = [[cell(label), cell(v[b]["seeds"], numeric=True)]
             + [cell(mean_sd(v[b][m], v[b][f"{m}_sd"], "val_acc" if m.endswith("acc") else m), numeric=True)
                for m in METRICS] for b, label in nets]
