@@ -123,7 +123,7 @@ def test_a_still_dull_lab_regression_blames_the_averaging(tmp_path):
     a = answer_of(tmp_path, "1.4", lab_runs(), measured)
     assert a.state == "answered", a.error
     text = " ".join(str(a.html).split())
-    assert "averaging that squared error does" in text and "accounts for the dullness" not in text
+    assert "averaging that squared error does" in text and "matters beyond the colour space" not in text
 
 
 def test_a_colourful_lab_regression_blames_the_colour_space(tmp_path):
@@ -131,7 +131,7 @@ def test_a_colourful_lab_regression_blames_the_colour_space(tmp_path):
                                               "p2_cnn": [16.0, 17.0, 16.5]})}
     a = answer_of(tmp_path, "1.4", lab_runs(), measured)
     text = " ".join(str(a.html).split())
-    assert "accounts for the dullness" in text and "averaging that squared error does" not in text
+    assert "matters beyond the colour space" in text and "averaging that squared error does" not in text
 
 
 def test_without_the_ablation_list_the_answer_says_so(tmp_path):
