@@ -6,9 +6,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import data as data_mod
 from .config import from_record
 from .models import build_model
+from .train import to_rgb
 from .store import RunResult
 
 
@@ -27,8 +27,14 @@ def predict_rgb(model: nn.Module, head: str, x: torch.Tensor, palette: torch.Ten
     outs = []
     for i in range(0, len(x), batch):
         out = model(x[i:i + batch])
-        outs.append(out.clamp(0, 1) if head == "rgb" else data_mod.decode(out.argmax(1), palette))
+        outs.append(to_rgb(head, out, palette))
     return torch.cat(outs)
+
+
+def psnr(pred: torch.Tensor, truth: torch.Tensor) -> float:
+    """Mean PSNR (dB) per image of colours in [0, 1]."""
+    mse = ((pred - truth) ** 2).flatten(1).mean(1).clamp_min(1e-10)
+    return float((10 * torch.log10(1.0 / mse)).mean())
 
 
 def lab(rgb: torch.Tensor) -> np.ndarray:

@@ -26,7 +26,7 @@ from ..fields import Fields
 from ..formats import mean_sd
 from ..fsutil import content_key
 from ..page import Item, Page, cell, table
-from ..trained import delta_e2000
+from ..trained import delta_e2000, psnr
 from . import Bench, Measurement, Reads, register, seeded_row
 from .colourfulness import colourfulness
 
@@ -59,11 +59,6 @@ def entropy_bits(scores: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def scores_of(model: torch.nn.Module, grey: torch.Tensor) -> torch.Tensor:
     return torch.cat([model(grey[i:i + BATCH]).float() for i in range(0, len(grey), BATCH)])
-
-
-def psnr(pred: torch.Tensor, truth: torch.Tensor) -> float:
-    mse = ((pred - truth) ** 2).flatten(1).mean(1).clamp_min(1e-10)
-    return float((10 * torch.log10(1.0 / mse)).mean())
 
 
 def decoded(scores: torch.Tensor, truth: torch.Tensor, palette: torch.Tensor) -> dict[str, float]:

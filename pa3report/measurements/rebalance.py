@@ -28,6 +28,11 @@ METRICS = ("palette_acc", "balanced_acc", "rare_acc", "vivid", "chroma", "delta_
 SHOWN = 8
 
 
+def rare(counts: torch.Tensor) -> torch.Tensor:
+    """The colours that occur, each on fewer than an even share (1 / colours) of the pixels."""
+    return (counts > 0) & (counts / counts.sum() < 1.0 / len(counts))
+
+
 def class_accuracy(pred: torch.Tensor, truth: torch.Tensor, colours: int) -> dict[str, float]:
     """Pixel accuracy (%), its mean over the colours present (balanced), and the accuracy on the
     pixels whose true colour is rare: less frequent than an even share (1 / colours) of the pixels."""
@@ -35,10 +40,10 @@ def class_accuracy(pred: torch.Tensor, truth: torch.Tensor, colours: int) -> dic
     counts = torch.bincount(truth, minlength=colours).double()
     hits = torch.bincount(truth[pred == truth], minlength=colours).double()
     present = counts > 0
-    rare = present & (counts / counts.sum() < 1.0 / colours)
+    scarce = rare(counts)
     return {"palette_acc": 100.0 * float(hits.sum() / counts.sum()),
             "balanced_acc": 100.0 * float((hits[present] / counts[present]).mean()),
-            "rare_acc": 100.0 * float(hits[rare].sum() / counts[rare].sum()) if rare.any() else float("nan")}
+            "rare_acc": 100.0 * float(hits[scarce].sum() / counts[scarce].sum()) if scarce.any() else float("nan")}
 
 
 def compute(bench: Bench) -> dict[str, Any]:
@@ -54,8 +59,8 @@ def compute(bench: Bench) -> dict[str, Any]:
 
     out: dict[str, Any] = {"test_images": len(truth), **bench.over_seeds((b for b, _ in NETWORKS), measure)}
     counts = torch.bincount(truth_cls.reshape(-1), minlength=len(palette)).double()
-    out["rare_colours"] = int(((counts > 0) & (counts / counts.sum() < 1.0 / len(palette))).sum())
-    out["rare_share"] = 100.0 * float(counts[counts / counts.sum() < 1.0 / len(palette)].sum() / counts.sum())
+    out["rare_colours"] = int(rare(counts).sum())
+    out["rare_share"] = 100.0 * float(counts[rare(counts)].sum() / counts.sum())
     out["shown"] = shown
     out["images"] = {"grey": bench.grey[:SHOWN].half(), "truth": truth[:SHOWN].half()}
     return out

@@ -11,7 +11,7 @@ from .. import data as data_mod
 from ..fields import Fields
 from ..formats import mean_sd
 from ..page import Item, Page, cell, table
-from ..trained import delta_e2000, predict_rgb
+from ..trained import delta_e2000, predict_rgb, psnr
 from . import Bench, Measurement, Reads, register, seeded_row
 
 METRICS = ("psnr", "ssim", "palette_acc", "delta_e")
@@ -28,12 +28,10 @@ def image_quality(pred: torch.Tensor, truth: torch.Tensor, palette: torch.Tensor
     """PSNR, SSIM and mean CIEDE2000 of decoded colours against the originals, and palette accuracy (%)."""
     from skimage.metrics import structural_similarity
 
-    mse = ((pred - truth) ** 2).flatten(1).mean(1).clamp_min(1e-10)
-    psnr = (10 * torch.log10(1.0 / mse)).mean()
     p, t = pred.permute(0, 2, 3, 1).numpy(), truth.permute(0, 2, 3, 1).numpy()
     ssim = np.mean([structural_similarity(a, b, channel_axis=2, data_range=1.0) for a, b in zip(p, t)])
     acc = (data_mod.quantize(pred, palette) == data_mod.quantize(truth, palette)).float().mean()
-    return {"psnr": float(psnr), "ssim": float(ssim), "palette_acc": 100.0 * float(acc),
+    return {"psnr": psnr(pred, truth), "ssim": float(ssim), "palette_acc": 100.0 * float(acc),
             "delta_e": delta_e2000(pred, truth)}
 
 
