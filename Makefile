@@ -104,5 +104,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py
 
+# The build folder of the other targets: PA3_BUILD when set, else build/.
+BUILD_DIR := $(if $(strip $(PA3_BUILD)),$(strip $(PA3_BUILD)),build)
+
 clean:
-	rm -rf build/html build/figures build/report.json build/*.zip
+	rm -rf "$(BUILD_DIR)/html" "$(BUILD_DIR)/figures" "$(BUILD_DIR)/report.json" "$(BUILD_DIR)"/*.zip

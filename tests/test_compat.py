@@ -88,3 +88,21 @@ def test_make_help_lists_every_target_and_option():
         assert f"make {target}" in text, target
     for option in options:
         assert f"{option}=" in text, option
+
+
+def test_make_clean_cleans_the_build_folder_pa3_build_names(tmp_path):
+    """`make clean PA3_BUILD=...` removes that folder's report, not build/'s, and keeps the runs."""
+    import shutil
+
+    if not shutil.which("make"):
+        return
+    build = tmp_path / "my build"
+    for folder in ("html", "figures", "runs"):
+        (build / folder).mkdir(parents=True)
+    (build / "report.json").write_text("{}")
+    (build / "ada-lovelace-pa3.zip").write_bytes(b"")
+    (build / "runs" / "kept.json").write_text("{}")
+    subprocess.run(["make", "-s", "-C", str(PROJECT), "clean", f"PA3_BUILD={build}"], check=True,
+                   capture_output=True, timeout=60)
+    assert sorted(p.name for p in build.iterdir()) == ["runs"]
+    assert (build / "runs" / "kept.json").is_file()
