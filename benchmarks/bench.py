@@ -245,8 +245,9 @@ def jobs_comparison() -> dict:
     return out
 
 
-def recorded_full_list() -> tuple[float, int, int]:
-    """Recorded training seconds of the current experiment list, each trajectory once.
+def recorded_lists() -> dict[str, tuple[float, int, int]]:
+    """Recorded training seconds of each experiment list, each trajectory once:
+    {list: (seconds, runs cached, runs listed)}.
 
     Runs that differ only in epochs share a trajectory, and the longest one's time
     covers the others; results of older code or settings still on disk do not count.
@@ -254,16 +255,22 @@ def recorded_full_list() -> tuple[float, int, int]:
     from pa3report.runner import specs_for
 
     runner, experiments = _runner()
-    specs = specs_for(experiments, quick=False)
-    longest: dict[str, float] = {}
-    cached = 0
-    for spec in specs:
+    longest: dict[str, tuple[float, str]] = {}
+    cached: dict[str, int] = {}
+    listed: dict[str, int] = {}
+    for spec in specs_for(experiments, quick=False):
+        name = spec.experiment.list_name
+        listed[name] = listed.get(name, 0) + 1
         result = runner.cached(spec, report=False)
         if result is not None:
-            cached += 1
+            cached[name] = cached.get(name, 0) + 1
             key = runner.trajectory(spec)
-            longest[key] = max(longest.get(key, 0.0), result.meta["seconds"])
-    return sum(longest.values()), cached, len(specs)
+            if result.meta["seconds"] > longest.get(key, (0.0, ""))[0]:
+                longest[key] = (result.meta["seconds"], name)
+    seconds = {name: 0.0 for name in listed}
+    for value, name in longest.values():
+        seconds[name] += value
+    return {name: (seconds[name], cached.get(name, 0), listed[name]) for name in listed}
 
 
 def main() -> int:
@@ -313,10 +320,12 @@ def main() -> int:
     jobs = jobs_comparison()
     print(f"two independent quick runs, cold cache: --jobs 1 {jobs[1]:.1f}s, --jobs 2 {jobs[2]:.1f}s "
           f"({'pays off' if jobs[2] < 0.9 * jobs[1] else 'does not pay off'} here)")
-    total, cached, listed = recorded_full_list()
-    print(f"full experiment list: {cached} of {listed} runs cached; their trajectories recorded "
-          f"{total / 60:.1f} min of training (as measured when they ran; run `python -m pa3report "
-          "run --all` on an empty PA3_BUILD to time it cold)")
+    lists = recorded_lists()
+    for name, (seconds, cached, listed) in lists.items():
+        print(f"list {name:<10} {cached:>3} of {listed:>3} runs cached; their trajectories recorded "
+              f"{seconds / 60:6.1f} min of training")
+    print(f"all lists: {sum(v[0] for v in lists.values()) / 60:.1f} min (as measured when they ran; "
+          "run `python -m pa3report run --all` on an empty PA3_BUILD to time it cold)")
     # --no-run: never train here. The first call may still draw figures or measure;
     # the second is what a user waits for once everything is cached.
     cmd = [sys.executable, "-m", "pa3report", "report", "--no-run"]
