@@ -84,9 +84,9 @@ PROBLEMS: tuple[Problem, ...] = (
                     _e("curves", "2.2", "3.2", panels=("loss", "val_acc")),
                     _e("samples", "2.2", "3.2"), _e("metrics", "2.2", "3.2"), _e("edges"))),
                 Question("3.3", "How the mini-batch size changes UNet training", (
-                    _e("curves", "3.2", "3.3", panels=("loss", "val_acc"), sort="batch_size"),
-                    _e("samples", "3.2", "3.3", sort="batch_size"),
-                    _e("metrics", "3.2", "3.3", sort="batch_size"), _e("smoothness"), _e("batch_scaling"))),
+                    _e("curves", "3.3", panels=("loss", "val_acc"), sort="batch_size"),
+                    _e("samples", "3.3", sort="batch_size"),
+                    _e("metrics", "3.3", sort="batch_size"), _e("smoothness"), _e("batch_scaling"))),
             )),
     Problem(4, "Super-resolution",
             "The same networks learn to restore a 32×32 image from a 4× smaller version of it.", (

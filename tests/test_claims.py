@@ -126,6 +126,18 @@ def test_a_still_dull_lab_regression_blames_the_averaging(tmp_path):
     assert "averaging that squared error does" in text and "matters beyond the colour space" not in text
 
 
+def test_a_lab_regression_as_dull_as_the_rgb_one_clears_the_colour_space(tmp_path):
+    """The classifier too noisy to rank, but the CIELAB loss changes nothing and stays far below the truth."""
+    measured = {"colourfulness": colour_rows({"p1_regression": [8.0, 5.0, 11.0], "p1_regression_lab": [7.0, 8.0, 6.5],
+                                              "p2_cnn": [10.0, 25.0, 14.0]})}
+    a = answer_of(tmp_path, "1.4", lab_runs(), measured)
+    assert a.state == "answered", a.error
+    text = " ".join(str(a.html).split())
+    assert "The colour space alone therefore does not explain the dull colours" in text
+    assert "averaging that squared error does in any colour space" in text
+    assert "matters beyond the colour space" not in text and "reliably less colourful than the classifier" not in text
+
+
 def test_a_colourful_lab_regression_blames_the_colour_space(tmp_path):
     measured = {"colourfulness": colour_rows({"p1_regression": [8.0, 7.5, 8.5], "p1_regression_lab": [16.2, 16.9, 16.4],
                                               "p2_cnn": [16.0, 17.0, 16.5]})}

@@ -17,7 +17,9 @@ from ..formats import mean_sd
 from ..page import Item, Page, cell, table
 from . import Bench, Measurement, Reads, register, seeded_row
 
-ENTRIES = ("p3_unet_bs20", "p3_unet_bs50", "p3_unet", "p3_unet_bs250", "p3_unet_bs500")
+# the batch sizes, then the ablations that scale the learning rate with the batch (when listed)
+ENTRIES = ("p3_unet_bs20", "p3_unet_bs50", "p3_unet", "p3_unet_bs250", "p3_unet_bs500",
+           "p3_unet_bs20_lr", "p3_unet_bs500_lr")
 METRICS = ("val_acc", "train_loss")
 
 
@@ -30,7 +32,8 @@ def roughness(values: np.ndarray) -> float:
 def compute(bench: Bench) -> dict[str, Any]:
     found = bench.over_seeds(ENTRIES, lambda r: {m: roughness(r.result.history[m].to_numpy())  # type: ignore[union-attr]
                                                  for m in METRICS})
-    return {base: {"batch_size": bench.entry(base)[0].experiment.batch_size, **v} for base, v in found.items()}
+    return {base: {"batch_size": bench.entry(base)[0].experiment.batch_size,
+                   "learn_rate": bench.entry(base)[0].experiment.learn_rate, **v} for base, v in found.items()}
 
 
 def view(found: dict[str, Any] | None) -> Fields:
@@ -40,14 +43,15 @@ def view(found: dict[str, Any] | None) -> Fields:
 
 
 def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
-    rows = [[cell(base), cell(found[base]["batch_size"], numeric=True), cell(v[base]["seeds"], numeric=True),
+    rows = [[cell(base), cell(found[base]["batch_size"], numeric=True),
+             cell(f'{found[base]["learn_rate"]:g}', numeric=True), cell(v[base]["seeds"], numeric=True),
              cell(mean_sd(v[base]["val_acc"], v[base]["val_acc_sd"], "val_acc", 2), numeric=True),
              cell(mean_sd(v[base]["train_loss"], v[base]["train_loss_sd"], "train_loss", 4), numeric=True)]
             for base in ENTRIES if base in found]
     return [table(
         "How much each curve jumps from epoch to epoch: roughness, the mean absolute second difference of the "
         "per-epoch values (0 for a straight or gently bending curve); mean ± standard deviation over seeds",
-        ["Run", ("Batch", True), ("Seeds", True), ("Roughness of val accuracy (points)", True),
+        ["Run", ("Batch", True), ("Learning rate", True), ("Seeds", True), ("Roughness of val accuracy (points)", True),
          ("Roughness of train loss", True)], rows)]
 
 

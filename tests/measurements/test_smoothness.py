@@ -24,3 +24,12 @@ def test_per_seed_over_the_batch_size_entries():
     v = smoothness.view(found)
     assert v["p3_unet_bs20"]["val_acc"] == 20.0 and v["p3_unet_bs20"]["seeds"] == 2
     assert v["p3_unet"]["val_acc"] == 0.0 and math.isnan(v["p3_unet_bs500"]["val_acc"])
+
+
+def test_the_scaled_learning_rate_runs_are_read_when_listed():
+    rs = runs(run("p3_unet", val_acc=[1.0, 2.0, 3.0]),
+              run("p3_unet_bs500_lr", batch_size=500, learn_rate=0.005, val_acc=[40.0, 30.0, 40.0, 30.0]))
+    found = smoothness.compute(Bench(list(rs.values()), [], None))
+    assert found["p3_unet_bs500_lr"]["val_acc"] == [20.0] and found["p3_unet_bs500_lr"]["learn_rate"] == 0.005
+    v = smoothness.view(found)
+    assert v["p3_unet_bs500_lr"]["val_acc"] == 20.0 and math.isnan(v["p3_unet_bs20_lr"]["val_acc"])
