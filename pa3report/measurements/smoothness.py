@@ -32,8 +32,9 @@ def roughness(values: np.ndarray) -> float:
 def compute(bench: Bench) -> dict[str, Any]:
     found = bench.over_seeds(ENTRIES, lambda r: {m: roughness(r.result.history[m].to_numpy())  # type: ignore[union-attr]
                                                  for m in METRICS})
-    return {base: {"batch_size": bench.entry(base)[0].experiment.batch_size,
-                   "learn_rate": bench.entry(base)[0].experiment.learn_rate, **v} for base, v in found.items()}
+    settings = {base: bench.entry(base)[0].experiment for base in found}
+    return {base: {"batch_size": settings[base].batch_size, "learn_rate": settings[base].learn_rate, **v}
+            for base, v in found.items()}
 
 
 def view(found: dict[str, Any] | None) -> Fields:
