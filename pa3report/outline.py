@@ -106,7 +106,7 @@ PROBLEMS: tuple[Problem, ...] = (
             "Short questions on tuning, layer order and image size, with small checks run on the trained models.", (
                 Question("6.1", "Five hyper-parameters worth tuning", (
                     _e("hyper"), _e("sweep"), _e("rebalance"),
-                    _e("curves", "3.2", "6.1", panels=("val_acc",)))),
+                    _e("curves", "6.1", panels=("val_acc",)))),
                 Question("6.2", "Swapping max-pooling and ReLU", (_e("relu_maxpool"),)),
                 Question("6.3", "Colourizing images larger than 32×32", (_e("large"), _e("receptive_field"))),
             )),

@@ -519,6 +519,16 @@ def test_large_inputs_figures_table_and_receptive_field(built):
     assert "backpropagating from every position of that block gives exactly these sizes" in answer
 
 
+@pytest.mark.parametrize("anchor, question", [("q3-3", "3.3"), ("q6-1", "6.1")])
+def test_curves_show_only_the_questions_own_runs(built, anchor, question):
+    """The baseline UNet belongs to 3.3 and 6.1, the skip ablations (3.2) to neither."""
+    curves = next(img for img in parse(section(built.page(), anchor)).images if img["src"].endswith("-curves.png"))
+    drawn = curves["alt"].split(" of ", 1)[1].split(", ")
+    runs = built.gathered.runs
+    assert sorted(drawn) == sorted(n for n, r in runs.items() if r.primary and question in r.experiment.questions)
+    assert "p3_unet" in drawn and not any("skip" in n for n in drawn)
+
+
 def test_sweep_table_and_plot(built):
     from pa3report.measurements.sweep import only_batch_differs
     body = section(built.page(), "q6-1")
@@ -526,8 +536,8 @@ def test_sweep_table_and_plot(built):
     rows = parse(body).cells["q6-1"]
     sweep = [r for r in rows if len(r) == 10 and r[0] != "Setting changed"]
     runs = built.gathered.runs
-    expected = [n for n, r in runs.items() if r.primary and ("6.1" in r.experiment.questions or (
-        "3.3" in r.experiment.questions and n != "p3_unet" and only_batch_differs(r, runs["p3_unet"])))]
+    expected = [n for n, r in runs.items() if r.primary and n != "p3_unet" and ("6.1" in r.experiment.questions or (
+        "3.3" in r.experiment.questions and only_batch_differs(r, runs["p3_unet"])))]
     assert sorted(r[2] for r in sweep[1:]) == sorted(expected)
     base = runs["p3_unet"]
     epoch = runs["p6_lr_003"].spec.epochs
@@ -542,7 +552,7 @@ def test_sweep_table_and_plot(built):
     bs20 = [o for o in runs.values() if o.experiment.base == "p3_unet_bs20"]
     assert len(bs20) == 2 and all(r[3] == "2" for r in sweep)
     assert all(r[8] in {"yes", "no"} and r[7] != "n/a" for r in sweep[1:])
-    assert "paired t-test" in body and "Holm" in body
+    assert "paired t-test" in body and "Holm" in body and "for that comparison alone" in body
 
 
 def test_analysis_runs_missing_are_pending_not_a_crash(built, tmp_path, monkeypatch, capsys):

@@ -39,9 +39,9 @@ class Plan:
 
     @classmethod
     def of(cls, runs: Runs) -> "Plan":
-        sweep = tagged(runs, SWEEP)
         refs = tagged(runs, REFERENCE)
         base = next((r for r in refs if BASELINE in r.experiment.questions and r.experiment.handout_network), None)
+        sweep = [r for r in tagged(runs, SWEEP) if r is not base]  # the baseline is shown under 6.1 too
         if not sweep or base is None:
             return cls(None, (), 0)
         epoch = min(r.spec.epochs for r in sweep)
@@ -106,7 +106,7 @@ def compute(bench: Bench) -> dict[str, Any]:
     point answers may quote (the sweep's runs, then the longer references)."""
     runs = bench.all_runs
     plan = Plan.of(runs)
-    names = [r.name for r in tagged(runs, SWEEP)]
+    names = [r.name for r in tagged(runs, SWEEP) if r is not plan.base]
     names += [r.name for r in plan.points if r.name not in names]
     out: dict[str, Any] = {"rows": [], "epoch": plan.epoch, "names": names, "planned": plan.base is not None}
     if plan.base is None or not plan.base.available:
@@ -208,7 +208,8 @@ def _table(rows: list[Row], groups: dict[tuple[str, ...], list[Row]], epoch: int
         "deviation over seeds). Each change is compared with the baseline "
         f"({', '.join(tests) or 'no test: too few seeds'}; seed s of a change is paired with seed s of the "
         "baseline, which shares its initial random state and data order); the 95% confidence interval is "
-        f"of the change in accuracy, and the p-values are corrected for the {sum(1 for r in rows[1:] if r.against_base and r.against_base.known)} "
+        f"of the change in accuracy, for that comparison alone (an interval that misses 0 can still be "
+        f"not real once all are read together), and the p-values are corrected for the {sum(1 for r in rows[1:] if r.against_base and r.against_base.known)} "
         "comparisons together with Holm's method. “Real” means p < 0.05 after that correction",
         ["Setting changed", "Value", "Run", ("Seeds", True), (f"Val accuracy, epoch {epoch}", True),
          ("Change (points)", True), ("95% CI (points)", True), ("p (Holm)", True), "Real",

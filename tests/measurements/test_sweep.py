@@ -38,6 +38,16 @@ def test_rows_read_at_the_sweep_epoch():
     assert by["bs20"].changed == ("batch_size",) and by["bs20"].val_acc == 41.5
 
 
+def test_a_baseline_tagged_with_the_sweep_is_not_a_point_of_its_own():
+    rs = sweep_runs()
+    for name in ("base", "base_s1"):
+        rs[name] = run(name, group="base", seed=rs[name].experiment.seed, questions=("3.2", "6.1"), epochs=4,
+                       val_acc=rs[name].result.history["val_acc"].tolist())
+    found = sweep.compute(Bench([], [], None, rs))
+    assert found["names"] == ["lr", "sgd", "bs20"]
+    assert [r.run.name for r in found["rows"]] == ["base", "lr", "sgd", "bs20"]
+
+
 def test_points_are_paired_with_the_baseline_by_seed_and_holm_corrected():
     rs = sweep_runs()
     rs["lr_s1"] = run("lr_s1", group="lr", seed=1, questions=("6.1",), epochs=2, learn_rate=0.01, val_acc=[10.0, 31.5])
