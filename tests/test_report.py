@@ -553,6 +553,10 @@ def test_sweep_table_and_plot(built):
     assert len(bs20) == 2 and all(r[3] == "2" for r in sweep)
     assert all(r[8] in {"yes", "no"} and r[7] != "n/a" for r in sweep[1:])
     assert "paired t-test" in body and "Holm" in body and "for that comparison alone" in body
+    answer = " ".join(body[body.index('class="answer'):].split())
+    longer = [n for n in expected if runs[n].spec.epochs > epoch]  # read on their way, not trained for the sweep
+    named = re.search(r"while the baseline(?: and (.*?))? train longer", answer).group(1)
+    assert sorted(named.split(", ") if named else []) == sorted(longer)
 
 
 def test_analysis_runs_missing_are_pending_not_a_crash(built, tmp_path, monkeypatch, capsys):

@@ -133,7 +133,8 @@ def _point(owner: str, row: Row | None) -> Fields:
     return Fields(owner, {
         "run": row.run.name if row else "n/a",
         "setting": " + ".join(SETTING_NAMES.get(f, f) for f in row.changed) if row else "n/a",
-        "value": row.value if row else "n/a", "val_acc": row.val_acc if row else NAN,
+        "value": row.value if row else "n/a", "epochs": row.run.spec.epochs if row else 0,
+        "val_acc": row.val_acc if row else NAN,
         "val_acc_sd": row.val_acc_sd if row else NAN, "val_loss": row.val_loss if row else NAN,
         "seeds": row.seeds if row else 0, "delta": c.delta if c else NAN, "low": c.low if c else NAN,
         "high": c.high if c else NAN, "p": c.p if c else NAN, "p_holm": row.p_holm if row else NAN,

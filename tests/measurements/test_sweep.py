@@ -36,6 +36,8 @@ def test_rows_read_at_the_sweep_epoch():
     assert set(by) == {"lr", "sgd", "bs20"}  # not the CNN (another network), nor bs20_lr or wide (ablations)
     assert by["sgd"].changed == ("optimizer", "learn_rate") and by["sgd"].value == "sgd, 0.05"
     assert by["bs20"].changed == ("batch_size",) and by["bs20"].val_acc == 41.5
+    points = sweep.view(found)["points"]
+    assert points["bs20"]["epochs"] == 4 and points["lr"]["epochs"] == 2  # trained, not read
 
 
 def test_a_baseline_tagged_with_the_sweep_is_not_a_point_of_its_own():
