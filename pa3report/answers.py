@@ -58,7 +58,7 @@ class RunView:
     kernel: int
     quick: bool
     available: bool
-    seconds: float
+    seconds: float  # this seed's training time
     final: Fields
     best: Fields
     seeds: int = 1  # available runs of the same entry (its seeds), this one included
@@ -66,6 +66,7 @@ class RunView:
     sd: Fields = field(default_factory=lambda: Fields("sd", {}))  # their standard deviation (NaN for one)
     values: Fields = field(default_factory=lambda: Fields("values", {}))  # per-seed final metrics, by seed
     seed_ids: tuple[int, ...] = ()  # the seeds behind values, in the same order
+    median_seconds: float = math.nan  # training time, median over the seeds (as the metrics tables show it)
     history: tuple[Fields, ...] = field(default=())
 
 

@@ -172,7 +172,7 @@ def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
                    planned_epochs=e.epochs, batch_size=e.batch_size, learn_rate=e.learn_rate, num_filters=e.num_filters,
                    kernel=e.kernel, quick=spec.quick, available=info.available, seconds=seconds,
                    final=final, best=best, seeds=stats["seeds"], mean=mean, sd=sd, values=values,
-                   seed_ids=seed_ids, history=history)
+                   seed_ids=seed_ids, history=history, median_seconds=stats["seconds"])
 
 
 def answer_context(gathered: Gathered, page: Page, views: Mapping[str, Fields]) -> dict[str, Any]:

@@ -168,3 +168,48 @@ def test_rebalancing_that_helps_rare_colours_is_said_with_its_price(tmp_path):
     assert a.state == "answered", a.error
     text = " ".join(str(a.html).split())
     assert "more of the rare colours come out right, fewer pixels overall" in text
+
+
+def test_rebalancing_that_costs_colour_difference_says_so_not_overall(tmp_path):
+    from .runkit import run
+    infos = [run(f"p3_unet_rebalanced{'_s' + str(s) if s else ''}", group="p3_unet_rebalanced", seed=s,
+                 loss="rebalanced", epochs=25) for s in range(3)]
+
+    def row(rare, overall, delta_e):
+        return {"palette_acc": overall, "balanced_acc": [30.0] * 3, "rare_acc": rare, "vivid": [20.0] * 3,
+                "chroma": [10.0] * 3, "delta_e": delta_e, "pairing": {"model": "UNet", "seeds": [0, 1, 2]}}
+    measured = {"rebalance": {"test_images": 1000, "rare_colours": 9, "rare_share": 12.0,
+                              "p3_unet": row([10.0, 11.0, 10.5], [48.5, 48.7, 48.6], [10.80, 10.85, 10.78]),
+                              "p3_unet_rebalanced": row([20.0, 21.5, 20.7], [48.0, 49.1, 48.3],
+                                                        [10.98, 11.02, 10.95])}}
+    a = answer_of(tmp_path, "6.1", infos, measured)
+    assert a.state == "answered", a.error
+    text = " ".join(str(a.html).split())
+    assert "without a reliable loss in pixel accuracy" in text
+    assert "reliably further from the truth in ΔE2000" in text
+
+
+def large_rows(de: dict[str, tuple[float, float, float]], acc: dict[str, tuple[float, float, float]]) -> dict:
+    import torch
+    out = {}
+    for key in de:
+        size = int(key.rsplit("_", 1)[1])
+        out[key] = {"grey": torch.zeros(2, 1, size, size),
+                    **{f"de_{p}": v for p, v in zip(("direct", "via32", "chroma"), de[key])},
+                    **{f"acc_{p}": v for p, v in zip(("direct", "via32", "chroma"), acc[key])}}
+    return out
+
+
+def test_6_3_says_the_two_measures_rank_the_detour_differently_and_names_the_kept_lightness(tmp_path):
+    # the real runs' pattern: direct wins on palette accuracy, the detour on ΔE for the horses only,
+    # and colour only already helps at 32×32, where nothing is enlarged
+    de = {"horses_32": (9.2, 9.2, 8.6), "horses_64": (10.5, 9.8, 8.3), "horses_128": (12.0, 9.9, 8.4),
+          "photos_128": (13.7, 14.9, 13.3), "photos_256": (14.1, 15.2, 13.4)}
+    acc = {k: (52.0, 46.0, 64.0) for k in de}
+    a = answer_of(tmp_path, "6.3", [], {"large": large_rows(de, acc)})
+    assert a.state == "answered", a.error
+    text = " ".join(str(a.html).split())
+    assert "On palette accuracy direct use wins at every size tried." in text
+    assert "the detour is closer to the truth at 2 of the 4 sizes" in text
+    assert "already lowers ΔE2000 from 9.20 to 8.60, so part of the gain is the kept lightness" in text
+    assert "consistent with colour varying slowly" not in text

@@ -686,3 +686,13 @@ def test_a_report_of_one_list_shows_the_others_as_not_run_and_check_passes(built
 
     assert main(["--root", str(root), "check", "--quick"]) == 0  # claims without data take their other wording
     assert "all 18 questions answered" in capsys.readouterr().out
+
+
+def test_answers_see_the_median_training_time_the_tables_show():
+    """One seed slowed by other work must not set the time an answer quotes."""
+    from pa3report.report import run_view
+    from .runkit import run
+    group = [run("u" if s == 0 else f"u_s{s}", group="u", seed=s, epochs=2, seconds=t)
+             for s, t in enumerate((30.0, 5.0, 6.0))]
+    view = run_view(group[0], group)
+    assert view.seconds == 60.0 and view.median_seconds == 12.0

@@ -88,7 +88,9 @@ def metrics(page: Page, q: Question, ev: Evidence) -> list[Item]:
             line.append(cell(mean_sd(row[f"{c}_mean"], row[f"{c}_sd"], c), best=best.get(c) == i, numeric=True))
         line.append(cell(duration(row["seconds"]), numeric=True))
         cells.append(line)
-    caption = "Final-epoch metrics; the best value of each comparable column is highlighted"
+    caption = ("Final-epoch metrics; the best value of each comparable column is highlighted; Val MSE (RGB) is of "
+               "the output as shown, decoded and clipped to [0, 1] (so a regression's can sit just below its val "
+               "loss, the squared error of its raw output)")
     if multi:
         caption += "; with several seeds: mean ± standard deviation over the seeds"
     if not same_loss:

@@ -51,7 +51,9 @@ def show(page: Page, found: dict[str, Any], p: Fields) -> list[Item]:
         caption=f"All {p['pairs']} pairs of the {len(page.palette)} palette colours. The "
                 f"{p['band_count']} pairs about {p['band_rgb']:.2f} apart in RGB (the median distance, "
                 f"±{BAND:g}) range from ΔE {p['band_delta_e_min']:.0f} to {p['band_delta_e_max']:.0f}: "
-                "RGB distance predicts the perceived difference only loosely.")]
+                f"RGB distance follows the broad trend (r = {p['correlation']:.2f}), but at one RGB distance "
+                "the perceived difference can still differ by a factor of "
+                f"{p['band_delta_e_max'] / p['band_delta_e_min']:.1f}.")]
 
 
 MEASUREMENT = register(Measurement("palette", compute, view, show))

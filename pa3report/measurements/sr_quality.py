@@ -65,7 +65,7 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     for name, label in (*shown, CEILING):
         row = v[name]
         if name == CEILING[0]:
-            label += " (the best any palette output can do)"
+            label += " (nearest colour in RGB: the highest palette accuracy and PSNR a palette output can reach)"
         rows.append([cell(label), cell(row["seeds"] or "–", numeric=True)]
                     + [cell(mean_sd(row[m], row[f"{m}_sd"], m), best=best[m] == name, numeric=True)
                        for m in METRICS])

@@ -11,9 +11,19 @@ def test_fine_share_of_smooth_and_checkerboard_maps():
     y, x = torch.meshgrid(torch.arange(16.0), torch.arange(16.0), indexing="ij")
     smooth = torch.cos(2 * math.pi * x / 16)[None, None]  # one cycle per image: coarse
     checker = ((x + y) % 2)[None, None]  # half a cycle per pixel: the finest possible
-    assert act.fine_share(smooth) < 1e-6
-    assert act.fine_share(checker) > 99.9
-    assert math.isnan(act.fine_share(torch.ones(1, 1, 4, 4)))  # constant: no variation at all
+    assert act.fine_share(smooth, 16) < 1e-6
+    assert act.fine_share(checker, 16) > 99.9
+    assert math.isnan(act.fine_share(torch.ones(1, 1, 4, 4), 32))  # constant: no variation at all
+
+
+def test_fine_share_is_on_the_input_scale_whatever_the_map_size():
+    """The same pattern of a 32-pixel image, held by an 8×8, 16×16 or 32×32 map, reads the same."""
+    for size in (8, 16, 32):
+        x = torch.arange(float(size))[None, :].expand(size, size)
+        three = torch.cos(2 * math.pi * 3 * x / size)[None, None]  # period 32/3 ≈ 10.7 input pixels: fine
+        one = torch.cos(2 * math.pi * x / size)[None, None]  # period 32 input pixels: coarse
+        assert act.fine_share(three, 32) > 99.9, size
+        assert act.fine_share(one, 32) < 1e-6, size
 
 
 def test_block_stats_count_zeros_and_dead_channels():
@@ -21,7 +31,7 @@ def test_block_stats_count_zeros_and_dead_channels():
     a[:, 0] = 0.0  # a channel that never fires
     a[0, 1, :4] = 0.0  # half of one image of another channel
     acts = {name: a for name in act.BLOCKS}
-    s = act.block_stats(acts)["rfconv"]
+    s = act.block_stats(acts, 32)["rfconv"]
     assert s["dead"] == 25.0 and s["size"] == 8.0
     assert s["zero"] == 100.0 * (2 * 64 + 32) / (2 * 4 * 64)
 
