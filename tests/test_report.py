@@ -696,3 +696,22 @@ def test_answers_see_the_median_training_time_the_tables_show():
              for s, t in enumerate((30.0, 5.0, 6.0))]
     view = run_view(group[0], group)
     assert view.seconds == 60.0 and view.median_seconds == 12.0
+
+
+def test_metrics_captions_name_only_the_losses_in_their_table(built):
+    body = section(built.page(), "q2-2")
+    assert "losses of different kinds are not comparable: RGB squared error, cross-entropy)" in body
+    assert "rebalanced" not in body.split("not comparable", 1)[1].split(")", 1)[0]
+
+
+def test_settings_time_per_epoch_is_the_metrics_median(built):
+    from pa3report import seeds
+    from pa3report.formats import duration
+    from pa3report.runs import seeds_of
+    rows = parse(section(built.page(), "q1-2")).cells["q1-2"]
+    header = next(r for r in rows if r and r[0] == "Run")
+    assert header[-1] == "Time per epoch (median over seeds)"
+    run = built.gathered.runs["p1_regression"]
+    stats = seeds.by_entry(seeds_of(built.gathered.runs, run))
+    row = next(r for r in rows if r and r[0] == "p1_regression")
+    assert row[-1] == duration(stats.loc["p1_regression", "seconds"] / run.spec.epochs)

@@ -14,6 +14,8 @@ from . import piece
 # (column, header, which value is best)
 METRIC_COLUMNS = (("train_loss", "Train loss", "min"), ("val_loss", "Val loss", "min"),
                   ("val_acc", "Val accuracy", "max"), ("val_mse", "Val MSE (RGB)", "min"))
+LOSS_NAMES = {"mse": "RGB squared error", "lab": "CIELAB squared error", "ce": "cross-entropy",
+              "rebalanced": "class-rebalanced cross-entropy"}
 
 
 def label(run: RunInfo, ev: Evidence) -> str:
@@ -29,15 +31,20 @@ def label(run: RunInfo, ev: Evidence) -> str:
 def settings(page: Page, q: Question, ev: Evidence) -> list[Item]:
     items = page.split(ev.tags, ev.sort)[1]
     rows = []
-    for r in page.tagged(ev.tags, ev.sort):
+    tagged = page.tagged(ev.tags, ev.sort)
+    stats = seeds.by_entry(o for r in tagged for o in seeds_of(page.runs, r))
+    multi = bool(len(stats)) and bool((stats["seeds"] > 1).any())
+    for r in tagged:
         e, s = r.experiment, r.spec
         images = "all" if s.train_images is None else str(s.train_images)
-        per_epoch = r.result.history["epoch_seconds"].mean() if r.result is not None else math.nan
+        # the metrics tables' training time (median over seeds), per epoch
+        per_epoch = stats.loc[e.base, "seconds"] / s.epochs if e.base in stats.index else math.nan
         rows.append([cell(r.name), cell(s.epochs, numeric=True), cell(e.batch_size, numeric=True),
                      cell(e.learn_rate, numeric=True), cell(e.optimizer), cell(images, numeric=True),
                      cell(duration(per_epoch), numeric=True)])
     items.append(table("Training settings", ["Run", ("Epochs", True), ("Batch", True), ("Learning rate", True),
-                                             "Optimizer", ("Training images", True), ("Time per epoch", True)],
+                                             "Optimizer", ("Training images", True),
+                                             ("Time per epoch (median over seeds)" if multi else "Time per epoch", True)],
                        rows))
     return items
 
@@ -94,8 +101,8 @@ def metrics(page: Page, q: Question, ev: Evidence) -> list[Item]:
     if multi:
         caption += "; with several seeds: mean ± standard deviation over the seeds"
     if not same_loss:
-        caption += (" (losses of different kinds are not comparable: RGB or Lab squared error vs "
-                    "cross-entropy, plain or rebalanced)")
+        kinds = dict.fromkeys(LOSS_NAMES.get(r.experiment.loss, r.experiment.loss) for r in runs)
+        caption += f" (losses of different kinds are not comparable: {', '.join(kinds)})"
     columns: list[str | tuple[str, bool]] = ["Run", ("Epochs", True), ("Batch", True)]
     if multi:
         columns.append(("Seeds", True))

@@ -3,10 +3,16 @@
 For each block of the first seed of p2_cnn, p3_unet and p4_sr_unet, over the first test
 images: the share of activations that are exactly zero (the ReLU is off), the share of
 channels that are zero on every image (never used here), and how much of the maps'
-variation is fine detail: the share of spectral power at periods shorter than 16 pixels of the
-input image, each map's mean removed. The cut is on the input's scale, not the map's, so maps of
-different sizes compare (a unit of an 8×8 map of a 32×32 image stands for 4×4 input pixels), and
-even the coarsest map (8×8) can hold such periods.
+variation is detail, in two bands on the input's scale (periods in input pixels along either
+axis, not in map units, so maps of different sizes compare):
+
+- fine: among periods longer than 8 input pixels (what an 8×8 map of a 32×32 image, one unit per
+  4×4 input pixels, holds in full), the share at periods shorter than 16. Every map holds this band,
+  so it compares blocks of any size, and it leaves out the edges of the decoder's 2×2 upsampling
+  blocks (periods of 2 and 4 input pixels);
+- finest: the share of all variation at periods shorter than 8 input pixels, detail that only the
+  16×16 and 32×32 maps can hold (0 for an 8×8 map by construction). A period of exactly 8, an 8×8
+  map's Nyquist frequency, is in neither band.
 """
 
 from __future__ import annotations
@@ -23,21 +29,26 @@ from . import NAN, Bench, Measurement, Reads, register
 RUNS = ("p2_cnn", "p3_unet", "p4_sr_unet")
 BLOCKS = ("downconv1", "downconv2", "rfconv", "upconv1", "upconv2", "finalconv")
 IMAGES = 200
-FINE_PERIOD = 16  # input pixels: shorter periods count as fine detail
-METRICS = ("zero", "dead", "fine", "size")
+FINE_PERIOD = 16  # input pixels: shorter periods count as fine detail...
+SHORTEST_PERIOD = 8  # ...down to this one, the shortest an 8×8 map of a 32×32 image holds
+METRICS = ("zero", "dead", "fine", "finest", "size")
 
 
-def fine_share(maps: torch.Tensor, image_size: int) -> float:
-    """Share (%) of the spectral power of (N, C, H, W) maps of an image_size-wide input at periods
-    shorter than FINE_PERIOD input pixels."""
+def detail_shares(maps: torch.Tensor, image_size: int) -> tuple[float, float]:
+    """(fine, finest) shares (%) of the spectral power of (N, C, H, W) maps of an image_size-wide
+    input, each map's mean removed; NaN where a band's reference power is zero."""
     x = maps.float() - maps.float().mean(dim=(-2, -1), keepdim=True)
     power = torch.fft.fft2(x).abs().pow(2)
     # fftfreq with d = input pixels per map unit: frequencies in cycles per input pixel
-    fy = torch.fft.fftfreq(x.shape[-2], d=image_size / x.shape[-2])[:, None]
-    fx = torch.fft.fftfreq(x.shape[-1], d=image_size / x.shape[-1])[None, :]
-    high = (fy.pow(2) + fx.pow(2)).sqrt() > 1.0 / FINE_PERIOD
-    total = power.sum()
-    return 100.0 * float(power[..., high].sum() / total) if total > 0 else NAN
+    fy = torch.fft.fftfreq(x.shape[-2], d=image_size / x.shape[-2]).abs()[:, None]
+    fx = torch.fft.fftfreq(x.shape[-1], d=image_size / x.shape[-1]).abs()[None, :]
+    freq = torch.maximum(fy, fx)  # the shorter period of the two axes
+    edge = 1.0 / SHORTEST_PERIOD  # an 8×8 map's Nyquist frequency: held only in part, so in neither band
+    common = freq < edge - 1e-9
+    fine = common & (freq > 1.0 / FINE_PERIOD)
+    in_band, total = power[..., common].sum(), power.sum()
+    return (100.0 * float(power[..., fine].sum() / in_band) if in_band > 0 else NAN,
+            100.0 * float(power[..., freq > edge + 1e-9].sum() / total) if total > 0 else NAN)
 
 
 def block_stats(acts: dict[str, torch.Tensor], image_size: int) -> dict[str, dict[str, float]]:
@@ -46,7 +57,7 @@ def block_stats(acts: dict[str, torch.Tensor], image_size: int) -> dict[str, dic
         a = acts[name].float()
         out[name] = {"zero": 100.0 * float((a == 0).float().mean()),
                      "dead": 100.0 * float((a.amax(dim=(0, 2, 3)) == 0).float().mean()),
-                     "fine": fine_share(a, image_size), "size": float(a.shape[-1])}
+                     **dict(zip(("fine", "finest"), detail_shares(a, image_size))), "size": float(a.shape[-1])}
     return out
 
 
@@ -77,14 +88,16 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
             s = v[run][block]
             rows.append([cell(run), cell(block), cell(f"{int(s['size'])}×{int(s['size'])}", numeric=True),
                          cell(f"{s['zero']:.0f}%", numeric=True), cell(f"{s['dead']:.0f}%", numeric=True),
-                         cell(f"{s['fine']:.1f}%", numeric=True)])
+                         cell(f"{s['fine']:.1f}%", numeric=True), cell(f"{s['finest']:.1f}%", numeric=True)])
     return [table(
-        f"Block outputs of the gallery networks over the first {IMAGES} test images: activations that are "
-        "exactly zero, channels that are zero on every image, and the share of each map's variation that is "
-        f"fine detail (spectral power at periods shorter than {FINE_PERIOD} pixels of the input image, the same "
-        "scale for every map size; map means removed)",
+        f"Block outputs of the gallery networks over the first {IMAGES} test images (seed 0 of each): activations "
+        "that are exactly zero, channels that are zero on every image, and how much of each map's variation "
+        "(map means removed) is detail, with periods counted in pixels of the input image: fine detail, of the "
+        f"variation at periods longer than {SHORTEST_PERIOD} input pixels (what an 8×8 map holds, so every block "
+        f"compares), the share at periods shorter than {FINE_PERIOD}; finer still, the share of all variation at "
+        f"periods shorter than {SHORTEST_PERIOD} (only 16×16 and 32×32 maps can hold it)",
         ["Network", "Block", ("Map size", True), ("Zero activations", True), ("Channels never active", True),
-         ("Fine detail", True)], rows)]
+         ("Fine detail", True), (f"Finer than {SHORTEST_PERIOD} pixels", True)], rows)]
 
 
 MEASUREMENT = register(Measurement("activations", compute, view, show, reads=Reads(runs=RUNS)))
