@@ -8,8 +8,8 @@ axis, not in map units, so maps of different sizes compare):
 
 - fine: among periods longer than 8 input pixels (what an 8×8 map of a 32×32 image, one unit per
   4×4 input pixels, holds in full), the share at periods shorter than 16. Every map holds this band,
-  so it compares blocks of any size, and it leaves out the edges of the decoder's 2×2 upsampling
-  blocks (periods of 2 and 4 input pixels);
+  so it compares encoder blocks of any size (the decoder's nearest-neighbour upsampling damps this
+  band and adds block edges below it, so up blocks compare only with up blocks made the same way);
 - finest: the share of all variation at periods shorter than 8 input pixels, detail that only the
   16×16 and 32×32 maps can hold (0 for an 8×8 map by construction). A period of exactly 8, an 8×8
   map's Nyquist frequency, is in neither band.
