@@ -17,6 +17,15 @@ import pandas as pd
 # One look for everything: colours per series, font, background.
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f")
+# Past the tenth series, colours repeat with a marker on the line, so every series stays distinct.
+MARKERS = (None, "s", "^", "D", "v")
+
+
+def series_look(i: int) -> tuple[str, str | None]:
+    """(colour, line marker) of the i-th series of a plot."""
+    return COLOURS[i % len(COLOURS)], MARKERS[(i // len(COLOURS)) % len(MARKERS)]
+
+
 STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
@@ -99,7 +108,7 @@ def curves(path: Path, series: Sequence[Series], panels: Sequence[str], title: s
             bands: list[np.ndarray] = []
             for i in order:
                 s = series[i]
-                colour = COLOURS[i % len(COLOURS)]
+                colour, marker = series_look(i)
                 epochs = s.history["epoch"].to_numpy()
                 for col, style in columns:
                     stack = seed_stack(s, col)
@@ -110,7 +119,8 @@ def curves(path: Path, series: Sequence[Series], panels: Sequence[str], title: s
                                         alpha=0.15, linewidth=0)
                     ax.plot(epochs, mean, linestyle=style, color=colour,
                             label=s.label if style == "-" else None,
-                            marker="o" if len(epochs) == 1 else None, markersize=4)
+                            marker="o" if len(epochs) == 1 else marker, markersize=4,
+                            markevery=max(1, len(epochs) // 6))
                     ax.plot(epochs[-1:], mean[-1:], "o", color=colour, markersize=4)
             ax.set_xlabel("epoch")
             ax.set_ylabel(ylabel)

@@ -33,6 +33,14 @@ def test_curves_draws_labelled_panels_and_is_deterministic(tmp_path):
     assert len(np.unique(pixels(a).reshape(-1, 3), axis=0)) > 50
 
 
+def test_every_series_of_a_crowded_plot_looks_different(tmp_path):
+    looks = [figures.series_look(i) for i in range(3 * len(figures.COLOURS))]
+    assert len(set(looks)) == len(looks) and looks[0] == (figures.COLOURS[0], None)
+    series = [figures.Series(f"run {i}", history(5, 0.01 * i)) for i in range(12)]
+    figures.curves(tmp_path / "many.png", series, ("val_acc",))
+    assert figures.png_size(tmp_path / "many.png")[0] > 300
+
+
 def test_architecture_diagram_draws_skip_arcs_only_when_there_are_skips(tmp_path):
     blocks = [("downconv1", (8, 16, 16)), ("finalconv", (24, 32, 32))]
     figures.architecture_diagram(tmp_path / "skip.png", blocks,
