@@ -55,9 +55,10 @@ def block_stats(acts: dict[str, torch.Tensor], image_size: int) -> dict[str, dic
     out = {}
     for name in BLOCKS:
         a = acts[name].float()
+        fine, finest = detail_shares(a, image_size)
         out[name] = {"zero": 100.0 * float((a == 0).float().mean()),
                      "dead": 100.0 * float((a.amax(dim=(0, 2, 3)) == 0).float().mean()),
-                     **dict(zip(("fine", "finest"), detail_shares(a, image_size))), "size": float(a.shape[-1])}
+                     "fine": fine, "finest": finest, "size": float(a.shape[-1])}
     return out
 
 
