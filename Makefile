@@ -16,7 +16,7 @@ PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.pa3report-installed
 endif
 
-# Options: PA3_DATA=path PA3_BUILD=path QUICK=1 LISTS=a,b EXP=name JOBS=n NAME=.. SURNAME=..
+# Options: PA3_DATA=path PA3_BUILD=path QUICK=1 LISTS=a,b EXP=name JOBS=n DEVICE=.. NAME=.. SURNAME=..
 ifdef PA3_DATA
 export PA3_DATA
 endif
@@ -25,6 +25,10 @@ export PA3_BUILD
 endif
 ifdef NAME
 export PA3_NAME := $(NAME)
+endif
+# DEVICE=cpu|cuda|mps: train there instead of the first of cuda, mps, cpu that PyTorch sees.
+ifdef DEVICE
+export PA3_DEVICE := $(DEVICE)
 endif
 ifdef SURNAME
 export PA3_SURNAME := $(SURNAME)
@@ -35,7 +39,7 @@ JOBS ?= 1
 LISTS ?=
 LISTS_FLAG := $(if $(strip $(LISTS)),--lists "$(strip $(LISTS))",)
 
-.PHONY: report run runs list check test bench zip prune clean help
+.PHONY: report run runs list check test bench zip verify prune clean help
 
 help:
 	@echo "make report              train what is not cached, then write build/html/index.html"
@@ -46,6 +50,7 @@ help:
 	@echo "make list                experiments and their cache status"
 	@echo "make check               every claim of the answers with its verdict; unanswered or broken answers"
 	@echo "make zip NAME=.. SURNAME=..  the submission zip (needs the full report)"
+	@echo "make verify ZIP=file.zip check a submission: retrain its cheapest runs from its own code"
 	@echo "make prune               remove cached results the current list and code no longer produce"
 	@echo "make test                the test suite"
 	@echo "make bench               time the training engine (benchmarks/bench.py)"
@@ -58,6 +63,7 @@ help:
 	@echo "  LISTS=a,b               train only these lists of experiments/ (report, runs, list, zip);"
 	@echo "                          the others' cached runs still show, the rest as not run"
 	@echo "  JOBS=n                  train n runs at once (for machines with many cores)"
+	@echo "  DEVICE=cpu|cuda|mps     where to train (default: the first of cuda, mps, cpu present)"
 	@echo "  EXP=name                the experiment of make run"
 	@echo "  NAME=.. SURNAME=..      the student, shown in the report header and the zip's name"
 	@echo "  VENV=                   use PYTHON as it is, no virtual environment (Colab, GPU box)"
@@ -91,6 +97,11 @@ check: $(STAMP)
 # Re-renders the full report with the name in its header, then packages it.
 zip: $(STAMP)
 	$(PY) -m pa3report zip --name "$(NAME)" --surname "$(SURNAME)" $(LISTS_FLAG)
+
+# A grader's check of a submission: files as packed, page as recorded, cheapest runs retrained.
+verify: $(STAMP)
+	@test -n "$(ZIP)" || { echo "error: name the zip: make verify ZIP=ada-lovelace-pa3.zip" >&2; exit 2; }
+	$(PY) -m pa3report verify "$(ZIP)"
 
 list: $(STAMP)
 	$(PY) -m pa3report list $(LISTS_FLAG) $(QUICK_FLAG)

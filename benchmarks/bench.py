@@ -120,7 +120,8 @@ def measure_reference(name: str, epochs: int) -> dict:
     train_grey = train_rgb.mean(axis=1, keepdims=True)
     val_grey = val_rgb.mean(axis=1, keepdims=True)
 
-    state = new_state(spec, torch.device("cpu"), len(colours))
+    device = runner.device  # the notebooks move every batch to the GPU when there is one
+    state = new_state(spec, device, len(colours))
     model = state.model.to(memory_format=torch.contiguous_format)
     opt = state.optimizer
     criterion = nn.CrossEntropyLoss()
@@ -151,28 +152,28 @@ def measure_reference(name: str, epochs: int) -> dict:
         xs_all, ys_all = train_grey[order], train_cat[order]
         losses = []
         for i in range(0, len(xs_all), e.batch_size):
-            images = torch.from_numpy(xs_all[i:i + e.batch_size]).float()
-            labels = torch.from_numpy(ys_all[i:i + e.batch_size]).long()
+            images = torch.from_numpy(xs_all[i:i + e.batch_size]).float().to(device)
+            labels = torch.from_numpy(ys_all[i:i + e.batch_size]).long().to(device)
             opt.zero_grad()
             outputs = model(images)
             loss = loss_of(outputs, labels)
             loss.backward()
             opt.step()
             losses.append(loss.item())
-        plot(xs_all, ys_all, outputs.detach().argmax(1).numpy(), out_dir / f"train_{epoch}.png")
+        plot(xs_all, ys_all, outputs.detach().argmax(1).cpu().numpy(), out_dir / f"train_{epoch}.png")
         model.eval()
         correct = total = 0
         val_losses = []
         with torch.no_grad():
             for i in range(0, len(val_grey), e.batch_size):
-                images = torch.from_numpy(val_grey[i:i + e.batch_size]).float()
-                labels = torch.from_numpy(val_cat[i:i + e.batch_size]).long()
+                images = torch.from_numpy(val_grey[i:i + e.batch_size]).float().to(device)
+                labels = torch.from_numpy(val_cat[i:i + e.batch_size]).long().to(device)
                 outputs = model(images)
                 val_losses.append(loss_of(outputs, labels).item())
                 predicted = outputs.argmax(1)
                 correct += (predicted == labels).sum().item()
                 total += labels.numel()
-        plot(val_grey, val_cat, predicted.numpy(), out_dir / f"val_{epoch}.png")
+        plot(val_grey, val_cat, predicted.cpu().numpy(), out_dir / f"val_{epoch}.png")
         times.append(time.perf_counter() - start)
         accs.append(100.0 * correct / total)
     return {"seconds": times, "val_acc": accs, "images": len(train_grey), "setup_seconds": setup_seconds,
@@ -180,15 +181,22 @@ def measure_reference(name: str, epochs: int) -> dict:
 
 
 def measure_matmul_peak() -> dict:
+    """fp32 matrix products on the device the engine trains on: the ceiling the bound uses."""
     import torch
 
-    n = 2048
-    a, b = torch.rand(n, n), torch.rand(n, n)
+    from pa3report.devices import pick_device
+
+    device = pick_device()
+    n = 2048 if device.type == "cpu" else 8192
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
     a @ b
+    sync()
     times = []
     for _ in range(5):
         start = time.perf_counter()
         a @ b
+        sync()
         times.append(time.perf_counter() - start)
     return {"gflops": 2 * n ** 3 / min(times) / 1e9}
 
@@ -206,16 +214,23 @@ def one(kind: str, name: str, epochs: int) -> None:
     else:
         out = measure_matmul_peak()
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out["device"] = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    from pa3report.devices import device_name, pick_device
+
+    out["device"] = device_name(pick_device())
     print(json.dumps(out))
 
 
 # --------------------------------------------------------------------------- the table
 
 
-def child(*args: str, env: dict | None = None) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **(env or {})})
+def child(*args: str, env: dict | None = None, root: Path = ROOT) -> dict:
+    """One measurement in a fresh process, by the bench script of the checkout at `root`."""
+    env = {**os.environ, **(env or {})}
+    if root != ROOT:  # another revision: its own package, the same data and palette
+        env["PYTHONPATH"] = str(root)
+        env.setdefault("PA3_BUILD", str(ROOT / "build"))
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "bench.py"), *args], capture_output=True,
+                          text=True, cwd=root, env=env)
     if proc.returncode != 0:
         sys.exit(f"benchmark step {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -243,6 +258,38 @@ def jobs_comparison() -> dict:
             out[jobs] = timed([sys.executable, "-m", "pa3report", "run", "p2_cnn", "p4_sr_cnn", "--quick",
                                "--jobs", str(jobs)], env)
     return out
+
+
+def exported(rev: str) -> Path:
+    """The tree of git revision `rev` in a temporary folder (removed at exit)."""
+    import atexit
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix=f"pa3bench-{rev[:12]}-"))
+    atexit.register(shutil.rmtree, folder, True)
+    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=ROOT, capture_output=True)
+    if archive.returncode != 0:
+        sys.exit(f"error: git cannot export revision {rev!r}: {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def against(rev: str, models: list[str], epochs: int, rounds: int = 2) -> None:
+    """This checkout's engine against revision `rev`'s, alternating in one run so that both
+    see the same machine; the ratio of the medians is what to read."""
+    other = exported(rev)
+    print(f"engine of {rev} against this checkout, {rounds} alternating rounds of {epochs} epochs each")
+    for name in models:
+        times: dict[str, list[float]] = {rev: [], "HEAD": []}
+        accs: dict[str, float] = {}
+        for _ in range(rounds):
+            for label, root in ((rev, other), ("HEAD", ROOT)):
+                r = child("--one", "engine", name, "--epochs", str(epochs), root=root)
+                times[label] += r["seconds"]
+                accs[label] = r["val_acc"][-1]
+        old, new = statistics.median(times[rev]), statistics.median(times["HEAD"])
+        print(f"{name:<9} {rev}: {old:.2f} s/epoch (val acc {accs[rev]:.2f}), HEAD: {new:.2f} s/epoch "
+              f"(val acc {accs['HEAD']:.2f}); {rev}/HEAD = {old / new:.2f}x")
 
 
 def recorded_lists() -> dict[str, tuple[float, int, int]]:
@@ -278,12 +325,17 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per loop (median reported)")
     parser.add_argument("--models", default="p2_cnn,p3_unet")
     parser.add_argument("--skip-epochs", action="store_true", help="only the jobs, full-list and report timings")
+    parser.add_argument("--against", metavar="REV",
+                        help="only time this checkout's engine against git revision REV's, in one run")
     parser.add_argument("--one", nargs=2, metavar=("KIND", "NAME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         one(args.one[0], args.one[1], args.epochs)
         return 0
 
+    if args.against:
+        against(args.against, list(filter(None, args.models.split(","))), args.epochs)
+        return 0
     if args.skip_epochs:
         args.models = ""
     peak = child("--one", "peak", "-")

@@ -1,17 +1,25 @@
 """Per-run and total training times of a build folder, for benchmarks/gpu.sh.
 
     python benchmarks/gpu_timings.py BUILD_DIR OUT_DIR WALL_SECONDS EXPECTED_RUNS
+    python benchmarks/gpu_timings.py --repeat BUILD_DIR REPEAT_BUILD_DIR [--quick]
 
 Writes OUT_DIR/timings.csv (one row per finished run, from its meta.json) and appends the
-totals to OUT_DIR/summary.txt.
+totals to OUT_DIR/summary.txt. --repeat trains BUILD_DIR's cheapest finished run again in
+REPEAT_BUILD_DIR and says whether its per-epoch numbers came out identical.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
+
+import pandas as pd
+
+METRICS = ["train_loss", "val_loss", "val_acc", "val_mse"]
 
 
 def collect(build: Path) -> list[dict]:
@@ -25,7 +33,35 @@ def collect(build: Path) -> list[dict]:
     return rows
 
 
+def repeat(build: Path, again: Path, quick: bool) -> int:
+    """Train the cheapest finished run of `build` again in `again`; compare the two histories."""
+    rows = [r for r in collect(build) if str(r["quick"]) == str(quick)]
+    if not rows:
+        print("repeat: no finished run to repeat")
+        return 1
+    cheapest = min(rows, key=lambda r: r["train_seconds"])
+    name = cheapest["run"]
+    cmd = [sys.executable, "-m", "pa3report", "run", name, "--force", *(["--quick"] if quick else [])]
+    proc = subprocess.run(cmd, env={**os.environ, "PA3_BUILD": str(again)}, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stdout + proc.stderr)
+        print(f"repeat: {name} failed to train again (exit {proc.returncode})")
+        return 1
+    (first,) = (build / "runs" / name).glob("*/history.csv")
+    (second,) = (again / "runs" / name).glob("*/history.csv")
+    a, b = pd.read_csv(first)[METRICS], pd.read_csv(second)[METRICS]
+    if a.equals(b):
+        print(f"repeat: {name} trained again gives identical numbers ({len(a)} epochs, {', '.join(METRICS)})")
+    else:
+        worst = (a - b).abs().max()
+        print(f"repeat: {name} trained again differs: largest change "
+              + ", ".join(f"{m} {worst[m]:.3g}" for m in METRICS))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--repeat":
+        return repeat(Path(argv[1]), Path(argv[2]), "--quick" in argv[3:])
     build, out, wall, expected = Path(argv[0]), Path(argv[1]), float(argv[2]), int(argv[3])
     rows = collect(build)
     with open(out / "timings.csv", "w", newline="") as f:

@@ -9,6 +9,7 @@ A wrong run or field name is an error that names the file and line.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -26,7 +27,7 @@ from .claims import Claim, ClaimExtension
 from .config import QUESTIONS
 from .errors import closest
 from .fields import Fields
-from .compare import Comparison, compare
+from .compare import TESTS, Comparison, compare, holm, verdict
 
 # Per-epoch fields every run records (see train.train_epoch).
 FINAL_FIELDS = ("epoch", "train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds")
@@ -153,18 +154,111 @@ def _paired(a: Any, b: Any) -> bool:
     return bool(na) and na == nb and len(sa) >= 2 and sa == sb
 
 
-def comparison_fields(owner: str, c: Comparison) -> Fields:
+def comparison_fields(owner: str, c: Comparison, row: int = 0) -> Fields:
     return Fields(owner, {"delta": c.delta, "size": abs(c.delta), "low": c.low, "high": c.high, "p": c.p,
-                          "test": c.test or "no test (too few seeds)", "n_a": c.n_a, "n_b": c.n_b,
-                          "known": c.known, "significant": c.significant})
+                          "test": c.test or "no test", "n_a": c.n_a, "n_b": c.n_b,
+                          "known": c.known, "significant": c.significant,
+                          "ran": c.n_a > 0 and c.n_b > 0, "verdict": verdict(c), "row": row})
+
+
+def comparison(a: Any, b: Any, metric: str) -> Comparison:
+    """a − b in one metric with the test that fits how they were obtained (see compare.py)."""
+    _stats(a, metric), _stats(b, metric)  # a wrong name or field fails here with its message
+    (va, fa), (vb, fb) = _sample(a, metric), _sample(b, metric)
+    return compare(va, vb, paired=_paired(a, b), a_fixed=fa, b_fixed=fb)
 
 
 def gap(a: Any, b: Any, metric: str) -> Fields:
-    """a − b in one metric with the test that fits how they were obtained (see compare.py):
-    .delta, .size, .low/.high (95% CI), .p, .test, .n_a/.n_b, .known, .significant."""
-    _stats(a, metric), _stats(b, metric)  # a wrong name or field fails here with its message
-    (va, fa), (vb, fb) = _sample(a, metric), _sample(b, metric)
-    return comparison_fields("gap", compare(va, vb, paired=_paired(a, b), a_fixed=fa, b_fixed=fb))
+    """a − b in one metric: .delta, .size, .low/.high (95% CI), .p, .test, .n_a/.n_b, .known,
+    .significant, .ran (both sides have values), .verdict (in words)."""
+    return comparison_fields("gap", comparison(a, b, metric))
+
+
+# --------------------------------------------------------------------------- the tests table
+
+
+@dataclass(frozen=True)
+class TestRow:
+    """One comparison an answer made, as its tests table shows it."""
+
+    number: int
+    label: str
+    metric: str
+    comparison: Comparison
+    family: str = ""  # rows of one family are read together: their p-values are Holm-adjusted
+    p_adjusted: float = math.nan
+
+    @property
+    def cells(self) -> dict[str, str]:
+        c, unit = self.comparison, formats.difference_unit(self.metric)
+        digits = formats.METRICS.get(self.metric, (3, ""))[0]
+        adjusted = math.isfinite(self.p_adjusted)
+        return {
+            "comparison": self.label,
+            "delta": f"{formats.signed(c.delta, digits)}{unit}" if formats.finite(c.delta) else "–",
+            "ci": formats.interval(c.low, c.high, digits) if c.known and c.test != "exact" else "–",
+            "test": c.test or "–",
+            "seeds": formats.seed_counts(c.test, c.n_a, c.n_b),
+            "p": (formats.p_value(self.p_adjusted if adjusted else c.p, named=False)
+                  + (" (Holm)" if adjusted else "")) if c.known and c.test != "exact" else "–",
+            "verdict": verdict(c, self.p_adjusted if adjusted else None),
+        }
+
+
+class TestLog:
+    """Every comparison one answer makes, in the order it makes them; a repeat is one row."""
+
+    def __init__(self) -> None:
+        self.rows: list[TestRow] = []
+
+    def add(self, label: str, metric: str, c: Comparison, family: str = "",
+            p_adjusted: float = math.nan) -> int:
+        for row in self.rows:
+            if (row.label, row.metric, row.family) == (label, metric, family) and row.comparison == c:
+                return row.number
+        self.rows.append(TestRow(len(self.rows) + 1, label, metric, c, family, p_adjusted))
+        return len(self.rows)
+
+    def finished(self) -> tuple[TestRow, ...]:
+        """The rows, with Holm-adjusted p-values within each family that has no adjustment given."""
+        rows = list(self.rows)
+        for family in {r.family for r in rows if r.family}:
+            members = [i for i, r in enumerate(rows) if r.family == family and not math.isfinite(r.p_adjusted)]
+            if len(members) < 2:
+                continue
+            for i, p in zip(members, holm([rows[i].comparison.p for i in members])):
+                rows[i] = dataclasses.replace(rows[i], p_adjusted=p)
+        return tuple(rows)
+
+
+def _label(entry: Any) -> str:
+    if isinstance(entry, RunView):
+        return entry.title or entry.name
+    return str(getattr(entry, "owner", "")).rsplit(".", 1)[-1] or "?"
+
+
+def recording(log: TestLog) -> tuple[Callable[..., Fields], Callable[..., Fields]]:
+    """gap() and tested() for one answer: each comparison is also a row of the answer's tests table.
+
+    gap(a, b, metric, label="UNet − CNN, validation accuracy", family="") compares and records;
+    tested(point, label, metric) records a comparison computed elsewhere (a sweep point, whose
+    p_holm is already adjusted over the sweep).
+    """
+    def recorded_gap(a: Any, b: Any, metric: str, label: str = "", family: str = "") -> Fields:
+        c = comparison(a, b, metric)
+        label = label or f"{_label(a)} − {_label(b)}: {metric}"
+        return comparison_fields("gap", c, log.add(label, metric, c, family))
+
+    def tested(point: Any, label: str, metric: str = "val_acc") -> Fields:
+        _defined(point)
+        n = int(point.get("seeds", 0)) if formats.finite(point.get("seeds", 0)) else 0
+        test = point.get("test", "")
+        c = Comparison(test if test in TESTS else "", float(point["delta"]), float(point["low"]),
+                       float(point["high"]), float(point["p"]), n, n if math.isfinite(point["delta"]) else 0)
+        number = log.add(label, metric, c, p_adjusted=float(point.get("p_holm", math.nan)))
+        return comparison_fields("tested", c, number)
+
+    return recorded_gap, tested
 
 
 FILTERS = {**{f.__name__: _strict(f) for f in (formats.pct, formats.num, formats.sig, formats.duration,
@@ -203,20 +297,44 @@ def to_html(text: str) -> Markup:
 # --------------------------------------------------------------------------- rendering
 
 
+# A heading "## Going further: <title>" starts a part of the answer that the page folds away.
+FURTHER = re.compile(r"^#{2,4}[ \t]+Going further:[ \t]*(.+?)[ \t#]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A folded part of an answer: deeper analyses a reader may skip."""
+
+    title: str
+    html: Markup
+
+
 @dataclass(frozen=True)
 class Answer:
     """One question's slot: its HTML, or why there is none."""
 
     question: str
     path: Path
-    html: Markup | None
+    html: Markup | None  # what the page shows unfolded: the direct answer and its explanation
     state: str  # "answered", "unanswered" or "error"
     error: str | None = None
     claims: tuple[Claim, ...] = ()  # every claim the rendered text evaluated, in order
+    further: tuple[Section, ...] = ()  # the "Going further" parts, folded on the page
+    tests: tuple[TestRow, ...] = ()  # every comparison the text made, for its tests table
 
     @property
     def answered(self) -> bool:
         return self.state == "answered"
+
+
+def split_further(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(the unfolded text, [(title, text) of each Going-further part]) of a rendered answer."""
+    marks = list(FURTHER.finditer(text))
+    if not marks:
+        return text, []
+    parts = [(m.group(1), text[m.end():marks[i + 1].start() if i + 1 < len(marks) else len(text)])
+             for i, m in enumerate(marks)]
+    return text[:marks[0].start()], [(title, body) for title, body in parts if body.strip()]
 
 
 class _AnswerEnvironment(SandboxedEnvironment):
@@ -238,7 +356,7 @@ def _environment(folder: Path) -> SandboxedEnvironment:
     env.filters.update(FILTERS)
     env.globals["ratio"] = _strict(formats.ratio)
     env.globals["interval"] = _strict(formats.interval)
-    env.globals["gap"] = gap
+    env.globals["gap"] = gap  # replaced per answer by a recording one (render_file)
     return env
 
 
@@ -257,6 +375,8 @@ def render_file(env: SandboxedEnvironment, path: Path, question: str, context: M
     if not path.is_file() or not path.read_text(encoding="utf-8").strip():
         return Answer(question, path, None, "unanswered")
     env.claims = []  # type: ignore[attr-defined]
+    log = TestLog()
+    env.globals["gap"], env.globals["tested"] = recording(log)
     try:
         template = env.get_template(path.name)
         text = template.render(**context)
@@ -268,7 +388,10 @@ def render_file(env: SandboxedEnvironment, path: Path, question: str, context: M
     claims = tuple(env.claims)  # type: ignore[attr-defined]
     if not text.strip():
         return Answer(question, path, None, "unanswered", claims=claims)
-    return Answer(question, path, to_html(text), "answered", claims=claims)
+    main, parts = split_further(text)
+    return Answer(question, path, to_html(main), "answered", claims=claims,
+                  further=tuple(Section(title, to_html(body)) for title, body in parts),
+                  tests=log.finished())
 
 
 def render_answers(folder: Path, context: Mapping[str, Any],
@@ -294,6 +417,47 @@ def problems(answers: Mapping[str, Answer], folder: Path) -> list[str]:
             found.append(f"{path}: not a question of the practical (expected names like 3.2.md)"
                          f"{closest(path.name, sorted(known))}")
     return found
+
+
+# What a reader sees unfolded: an answer's prose outside its tables and Going-further parts.
+WORD_BUDGET = 2500  # words across the 18 answers
+INTERVAL_BUDGET = 18  # inline "95% CI" across them (at most one per answer)
+_TABLE = re.compile(r"<table\b.*?</table>", re.S)
+_TAG = re.compile(r"<[^>]+>")
+_WORD = re.compile(r"[^\W_]", re.UNICODE)
+
+
+def visible_text(answer: Answer) -> str:
+    """The unfolded prose of an answer as plain text (tables left out)."""
+    return _TAG.sub(" ", _TABLE.sub(" ", str(answer.html or "")))
+
+
+def visible_words(answer: Answer) -> int:
+    return sum(1 for token in visible_text(answer).split() if _WORD.search(token))
+
+
+def inline_intervals(answer: Answer) -> int:
+    return visible_text(answer).count("95% CI")
+
+
+def length_table(rendered: Mapping[str, Answer]) -> str:
+    """Words and inline intervals each answer shows unfolded, against the page's budget."""
+    lines = [f"{'answer':<9} {'words':>6} {'95% CI':>7} {'tests':>6} {'folded':>7}"]
+    words = intervals = 0
+    for q, a in rendered.items():
+        if q == OVERVIEW or not a.answered:
+            continue
+        w, i = visible_words(a), inline_intervals(a)
+        words, intervals = words + w, intervals + i
+        lines.append(f"{q:<9} {w:>6} {i:>7} {len(a.tests):>6} {len(a.further):>7}")
+    lines.append(f"{'total':<9} {words:>6} {intervals:>7}   (budget: {WORD_BUDGET:,} words, "
+                 f"{INTERVAL_BUDGET} inline intervals, at most one per answer)")
+    over = [f"{words - WORD_BUDGET:,} words" if words > WORD_BUDGET else "",
+            f"{intervals - INTERVAL_BUDGET} intervals" if intervals > INTERVAL_BUDGET else ""]
+    if any(over):
+        lines.append("over budget by " + " and ".join(o for o in over if o) + ": a grader reads the first "
+                     "lines; move detail into tables or a '## Going further:' part.")
+    return "\n".join(lines)
 
 
 def claim_table(rendered: Mapping[str, Answer]) -> str:

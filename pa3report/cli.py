@@ -8,13 +8,15 @@ import json
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 from . import __version__, config, lists
 from .errors import UserError
 from .hostmem import keep_freed_memory
 from .progress import Estimator, Overall, duration, end_steps
-from .runner import Diverged, Runner, device_name, specs_for, summary_line
+from .devices import device_name, fallback_note
+from .runner import Diverged, Runner, specs_for, summary_line
 from .inputs import Paths, load_inputs
 
 
@@ -100,6 +102,8 @@ def _overall(runner: Runner) -> Overall:
 def cmd_run(args: argparse.Namespace) -> int:
     experiments = _selected(args)
     runner = _runner(args)
+    if (note := fallback_note(runner.device)) is not None:
+        print(note, file=sys.stderr)
     bar = _overall(runner)
     failures: list[Diverged] = []
     runner.run(specs_for(experiments, args.quick), force=args.force, jobs=args.jobs,
@@ -149,9 +153,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .report import gather, render
 
     paths = _paths(args)
+    student = _student(args)
+
+    def early_page(so_far, why: str, bar: Overall) -> None:
+        """The page of what is finished, written while training goes on (or on Ctrl-C)."""
+        page = render(paths, so_far, student, stage=why)
+        when = time.strftime("%H:%M")
+        bar.page_written(str(page.index), when)
+        bar.write(f"page {why} written at {when}: {page.index} "
+                  f"({len(page.missing)} run(s) still to come)")
+
     gathered = gather(paths, args.quick, run_missing=not args.no_run, jobs=args.jobs,
-                      missing_data_ok=args.no_run, chosen=args.lists)
-    done = render(paths, gathered, _student(args))
+                      missing_data_ok=args.no_run, chosen=args.lists, on_page=early_page)
+    done = render(paths, gathered, student)
     print(f"report: {done.index} ({done.figures} figures, {done.drawn} drawn, {done.seconds:.1f} s)")
     if done.quick:
         print("note: this is a --quick preview; `make report` builds the full one.")
@@ -219,6 +233,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     folder = paths.root / "answers"
     rendered = answers.render_answers(folder, answer_context(gathered, page, views))
     print(answers.claim_table(rendered))
+    print()
+    print(answers.length_table(rendered))
     found = answers.problems(rendered, folder)
     for line in found:
         print(line)
@@ -230,7 +246,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_zip(args: argparse.Namespace) -> int:
-    from . import package
+    from . import package, verify
     from .report import Student, gather, render
 
     paths = _paths(args)
@@ -245,11 +261,25 @@ def cmd_zip(args: argparse.Namespace) -> int:
     if done.unanswered:
         print(f"warning: {len(done.unanswered)} question(s) unanswered or broken: "
               f"{', '.join(done.unanswered)}", file=sys.stderr)
-    packed = package.build(paths.root, paths.build, args.name, args.surname)
+    packed = package.build(paths.root, paths.build, args.name, args.surname,
+                           record=verify.record(gathered, paths.root))
     mb = packed.size / (1024 * 1024)
     print(f"zip: {packed.path} ({packed.entries} files, {mb:.2f} MB); every link in html/ resolves.")
     if packed.size > package.MAX_BYTES:
         print(f"warning: {mb:.1f} MB is more than e-mail comfortably carries (10 MB).", file=sys.stderr)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Retrain a submission's cheapest runs from its own code; exit 1 on the first disagreement."""
+    from . import verify
+
+    try:
+        verify.verify(Path(args.zip), data=args.data, runs=args.runs or (), count=args.count,
+                      root=Path(args.root))
+    except verify.Disagreement as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return verify.Disagreement.exit_code
     return 0
 
 
@@ -316,6 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--surname", required=False, default=None, help="student's surname")
     choose(p, "require")
     p.set_defaults(func=cmd_zip)
+
+    p = sub.add_parser("verify", help="check a submission zip: its files as packed, its page's numbers "
+                                      "as recorded, and its cheapest runs retrained from its own code")
+    p.add_argument("zip", metavar="ZIP", help="the submission, name-surname-pa3.zip")
+    p.add_argument("--runs", nargs="+", metavar="NAME", help="retrain these recorded runs instead")
+    p.add_argument("--count", type=int, default=2, metavar="N",
+                   help="how many of the cheapest runs to retrain (default 2)")
+    p.add_argument("--data", metavar="PATH", help="the CIFAR-10 folder (default: PA3_DATA, or the one "
+                                                  "this project last used)")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("prune", help="remove cached runs, checkpoints, figures and analysis that the "
                                      "current experiment list and code no longer produce")

@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 ALPHA = 0.05
+TESTS = ("Welch's t-test", "paired t-test", "one-sample t-test", "exact")
 NAN = float("nan")
 
 
@@ -64,6 +65,11 @@ def compare(a: Sequence[float], b: Sequence[float], *, paired: bool = False,
     """Compare the per-seed values a and b (a_fixed / b_fixed: that side is one deterministic number)."""
     from scipy import stats
 
+    if paired and len(a) == len(b):
+        # seed s against seed s: a seed missing on either side leaves both out, so the
+        # remaining values still pair the same seeds
+        kept = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+        a, b = [x for x, _ in kept], [y for _, y in kept]
     xa = np.asarray([v for v in a if math.isfinite(v)], float)
     xb = np.asarray([v for v in b if math.isfinite(v)], float)
     na, nb = len(xa), len(xb)
@@ -96,6 +102,22 @@ def compare(a: Sequence[float], b: Sequence[float], *, paired: bool = False,
             return _constant(xa, "Welch's t-test", na, nb, delta)
         r = stats.ttest_ind(xa, xb, equal_var=False)
         return Comparison("Welch's t-test", delta, *_ci(r, delta), float(r.pvalue), na, nb)
+
+
+def verdict(c: Comparison, p: float | None = None) -> str:
+    """The verdict in words, as tables and answers print it; `p` replaces c.p (a Holm-adjusted one).
+
+    "not run": a side has no value at all (its runs are not trained or not measured);
+    "not tested": values exist but too few for a test (one seed).
+    """
+    if c.n_a == 0 or c.n_b == 0:
+        return "not run"
+    if not c.known:
+        return "not tested (one seed)"
+    p = c.p if p is None or not math.isfinite(p) else p
+    if c.test == "exact" or p >= ALPHA:
+        return "no difference" if c.delta == 0 else "exact difference" if c.test == "exact" else "not reliable"
+    return "real difference"
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:

@@ -94,3 +94,20 @@ def interval(low: Any, high: Any, digits: int = 1, unit: str = "") -> str:
     if not (finite(low) and finite(high)):
         return "n/a"
     return f"{low:+.{digits}f} to {high:+.{digits}f}{unit}"
+
+
+def difference_unit(metric: str) -> str:
+    """The unit of a difference of a metric: percentages differ by points."""
+    unit = METRICS.get(metric, (3, ""))[1]
+    return " points" if unit == "%" else unit
+
+
+def seed_counts(test: str, n_a: int, n_b: int) -> str:
+    """How many seeds a comparison rests on: '3 pairs', '3 vs 2', '3 vs fixed'."""
+    if test == "paired t-test":
+        return f"{n_a} pairs"
+    if test == "one-sample t-test":
+        return f"{max(n_a, n_b)} vs fixed"
+    if test == "exact":
+        return "fixed vs fixed"
+    return f"{n_a} vs {n_b}"

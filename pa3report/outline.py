@@ -27,6 +27,7 @@ class Evidence:
     tags: tuple[str, ...] = ()
     panels: tuple[str, ...] = ()
     sort: str | None = None
+    further: str = ""  # the title of the folded "Going further" part it belongs to ("" = unfolded)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class Problem:
         return f"p{self.number}"
 
 
-def _e(kind: str, *tags: str, panels: tuple[str, ...] = (), sort: str | None = None) -> Evidence:
-    return Evidence(kind, tuple(tags), panels, sort)
+def _e(kind: str, *tags: str, panels: tuple[str, ...] = (), sort: str | None = None,
+       further: str = "") -> Evidence:
+    return Evidence(kind, tuple(tags), panels, sort, further)
 
 
 PROBLEMS: tuple[Problem, ...] = (

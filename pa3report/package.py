@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import UserError
 from .fsutil import atomic_write
 from .report import STATE_FILE
+from .verify import RECORD, with_files
 
 # What code/ holds: enough to rerun everything with `make report`.
 CODE_PARTS = ("pa3report", "templates", "experiments", "answers", "Makefile", "pyproject.toml", "README.txt")
@@ -178,8 +179,10 @@ class Packed:
     entries: int
 
 
-def build(root: Path, build_dir: Path, name: str, surname: str, out_dir: Path | None = None) -> Packed:
-    """Package the current report (must be a full, complete one) and the code."""
+def build(root: Path, build_dir: Path, name: str, surname: str, out_dir: Path | None = None,
+          record: dict | None = None) -> Packed:
+    """Package the current report (must be a full, complete one) and the code; `record`
+    (verify.record) becomes results.json, with the sha256 of every other entry."""
     filename = zip_name(name, surname)
     html = build_dir / "html"
     state_path = build_dir / STATE_FILE
@@ -197,6 +200,8 @@ def build(root: Path, build_dir: Path, name: str, surname: str, out_dir: Path | 
     notes = notes_path.read_text(encoding="utf-8") if notes_path.is_file() and not linked else ""
     entries = collect(root, html)
     entries["README.txt"] = readme(root, state.get("student", ""), state, notes)
+    if record is not None:
+        entries[RECORD] = with_files(record, entries)
     out = (out_dir or build_dir) / filename
     write_zip(out, entries)
     problems = verify(out)

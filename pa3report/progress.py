@@ -136,6 +136,8 @@ class Overall:
         self._names: dict[str, str] = {}
         self._active: set[str] = set()
         self._session_work = 0.0                  # estimated seconds done by this process
+        self._wave: tuple[int, int] | None = None  # (wave training now, last wave)
+        self._page: str = ""                      # where and when the page was last written
         self._start = time.monotonic()
         self._bar: tqdm | None = None
         self._lock = threading.RLock()
@@ -175,6 +177,18 @@ class Overall:
             self._active.add(trajectory)
             if epoch >= self._epochs[trajectory]:
                 self._active.discard(trajectory)
+            self._refresh()
+
+    def wave(self, wave: int, last: int) -> None:
+        """Trajectories of `wave` (of 0..last) are training now."""
+        with self._lock:
+            self._wave = (wave, last)
+            self._refresh()
+
+    def page_written(self, where: str, when: str) -> None:
+        """A page of the results so far was written (shown until the next one is)."""
+        with self._lock:
+            self._page = f"page of {when} at {where}"
             self._refresh()
 
     def done(self, how: str) -> None:
@@ -233,8 +247,9 @@ class Overall:
         now = ", ".join(f"{self._names[t]} epoch {self._at[t]}/{self._epochs[t]}" for t in active[:3])
         more = f" +{len(active) - 3}" if len(active) > 3 else ""
         left = "done" if self.finished >= self.total_runs else f"about {duration(self.remaining())} left"
-        return (f"{self.finished} of {self.total_runs} runs, {clock(self.elapsed())} elapsed, {left}"
-                + (f"; {now}{more}" if now else ""))
+        wave = f"wave {self._wave[0] + 1} of {self._wave[1] + 1}: " if self._wave else ""
+        return (f"{wave}{self.finished} of {self.total_runs} runs, {clock(self.elapsed())} elapsed, {left}"
+                + (f"; {now}{more}" if now else "") + (f"; {self._page}" if self._page else ""))
 
     def _refresh(self) -> None:
         if self._bar is None:

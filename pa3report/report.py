@@ -19,7 +19,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,10 +34,11 @@ from .evidence.resolution import sr_shapes
 from .fields import Fields
 from .formats import duration
 from .fsutil import atomic_write, swap_in
-from .outline import PROBLEMS, Problem, kinds
+from .outline import PROBLEMS, Problem, Question, kinds
 from .page import FigureMaker, Page
 from .progress import Estimator, Overall, begin
-from .runner import Diverged, Runner, device_name, specs_for, summary_line
+from .devices import device_name, fallback_note
+from .runner import Diverged, Outcome, Runner, specs_for, summary_line, wave_numbers
 from .inputs import Inputs, Paths, load_inputs
 from .runs import RunInfo, training_seconds
 from .store import SHORT, Store
@@ -93,7 +94,8 @@ class Gathered:
 
 def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_missing: bool = True,
            show_progress: bool | None = None, jobs: int = 1, missing_data_ok: bool = False,
-           chosen: Sequence[str] | None = None) -> Gathered:
+           chosen: Sequence[str] | None = None,
+           on_page: Callable[[Gathered, str, Overall], None] | None = None) -> Gathered:
     """Results of every experiment, training the missing ones of the `chosen` lists (None: all)
     when run_missing is set; the other lists' results are read if cached, never trained.
 
@@ -102,6 +104,9 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
     missing_data_ok and no data found anywhere, every run is "not run yet" (nothing can be
     cached without the data the fingerprints cover). A run that diverges is reported and
     marked failed while the others train. show_progress=None shows the overall bar on a terminal.
+
+    on_page(results so far, why, bar) is called after each wave but the last (runner.wave_numbers)
+    and on Ctrl-C before it propagates, so a long training shows a complete page early.
     """
     env = dict(os.environ if env is None else env)
     experiments = load_experiments(paths.experiments)
@@ -117,6 +122,7 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
         return Gathered({s.name: RunInfo(s, None, "missing") for s in specs},
                         np.zeros((NUM_COLOURS, 3), np.float32), quick, selection=selection)
     runner = Runner(paths, inputs, show_progress=False)
+    palette = np.asarray(inputs.palette, dtype=np.float32)
     runs: dict[str, RunInfo] = {}
     for spec in specs:
         hit = runner.cached(spec)
@@ -126,6 +132,8 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
     if todo and run_missing:
         print(f"training {len(todo)} run(s) that are not cached: {', '.join(s.name for s in todo)}",
               file=sys.stderr)
+        if (note := fallback_note(runner.device)) is not None:
+            print(note, file=sys.stderr)
         bar = Overall(Estimator.from_build(paths.build, device_name(runner.device)), enabled=show_progress)
 
         def failed(exc: Diverged) -> None:
@@ -134,10 +142,26 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
                 runs[name] = RunInfo(runs[name].spec, None, "failed")
                 bar.write(f"{name:<24} failed   the loss diverged; the report goes on without it")
 
-        for outcome in runner.run(todo, jobs=jobs, on_outcome=lambda o: bar.write(summary_line(o)),
-                                  progress=bar, on_failure=failed):
+        def filed(outcome: Outcome) -> None:
             runs[outcome.spec.name] = RunInfo(outcome.spec, outcome.result, outcome.how)
-    return Gathered(runs, np.asarray(inputs.palette, dtype=np.float32), quick, inputs, failures, selection)
+            bar.write(summary_line(outcome))
+
+        def so_far() -> Gathered:
+            return Gathered(dict(runs), palette, quick, inputs, dict(failures), selection)
+
+        def wave_done(wave: int, last: int) -> None:
+            if on_page is not None and wave < last:
+                on_page(so_far(), f"after wave {wave + 1} of {last + 1}", bar)
+
+        try:
+            runner.run(todo, jobs=jobs, on_outcome=filed, progress=bar, on_failure=failed,
+                       waves=wave_numbers(specs), on_wave=wave_done)
+        except KeyboardInterrupt:
+            if on_page is not None:
+                bar.close()
+                on_page(so_far(), "when training was interrupted", bar)
+            raise
+    return Gathered(runs, palette, quick, inputs, failures, selection)
 
 
 # --------------------------------------------------------------------------- context
@@ -247,6 +271,24 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
     return rows
 
 
+def mixed_devices(results: Sequence[Any]) -> list[dict[str, Any]]:
+    """How many runs each device trained, when more than one did (else []): their numbers are not
+    bit for bit comparable, so the page says so."""
+    counts: dict[str, int] = {}
+    for r in results:
+        name = str(r.meta.get("device", "?"))
+        counts[name] = counts.get(name, 0) + 1
+    return [{"device": d, "runs": n} for d, n in sorted(counts.items())] if len(counts) > 1 else []
+
+
+def further_parts(page: Page, question: Question, answer: Answer) -> list[dict[str, Any]]:
+    """The folded parts of a question: each Going-further title of the answer or the outline,
+    in that order, with its prose and its evidence."""
+    prose = {s.title: s.html for s in answer.further} if answer.answered else {}
+    titles = list(dict.fromkeys([*prose, *(ev.further for ev in question.evidence if ev.further)]))
+    return [{"title": t, "html": prose.get(t), "evidence": evidence.build(page, question, t)} for t in titles]
+
+
 def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page, student: Student,
                   outline: tuple[Problem, ...] = PROBLEMS) -> dict[str, Any]:
     """The plain dict the template renders; all decisions are made here, not in the template."""
@@ -259,7 +301,8 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
             a = answers[q.id]
             qs.append({"id": q.id, "title": q.title, "anchor": q.anchor, "evidence": evidence.build(page, q),
                        "answer": a.html, "state": a.state, "error": a.error,
-                       "answer_file": f"answers/{q.id}.md"})
+                       "answer_file": f"answers/{q.id}.md", "tests": [r.cells for r in a.tests],
+                       "further": further_parts(page, q, a)})
         problems.append({"number": p.number, "title": p.title, "summary": p.summary, "anchor": p.anchor,
                          "questions": qs})
     unanswered = [q for q in QUESTIONS if not answers[q].answered]
@@ -271,6 +314,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
         "date": finished[-1][:10] if finished else "",
         "torch": ", ".join(sorted({r.meta.get("torch", "?") for r in results})) or torch.__version__,
         "devices": ", ".join(sorted({r.meta.get("device", "?") for r in results})) or "–",
+        "mixed_devices": mixed_devices(results),
         "compute": duration(training_seconds(gathered.runs.values())),
         "quick": gathered.quick,
         "missing": [n for n in gathered.missing if n not in gathered.failures],
@@ -311,8 +355,9 @@ class Rendered:
 
 
 def render(paths: Paths, gathered: Gathered, student: Student = Student(),
-           outline: tuple[Problem, ...] = PROBLEMS) -> Rendered:
-    """Write build/html/ (index.html, img/, activations/) and build/report.json."""
+           outline: tuple[Problem, ...] = PROBLEMS, stage: str = "") -> Rendered:
+    """Write build/html/ (index.html, img/, activations/) and build/report.json; `stage` marks a
+    page written while training goes on ("after wave 1 of 3", "interrupted")."""
     start = time.perf_counter()
     templates = paths.root / "templates"
     if not (templates / TEMPLATE).is_file():
@@ -323,7 +368,8 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student(),
     finish = begin("report: figures, answers and the page")
     maker = page.maker
     answers = render_answers(paths.root / "answers", answer_context(gathered, page, views))
-    context = build_context(gathered, answers, page, student, outline)
+    context = {**build_context(gathered, answers, page, student, outline), "stage": stage,
+               "written": time.strftime("%Y-%m-%d %H:%M")}
     env = _environment(templates)
     html = env.get_template(TEMPLATE).render(**context)
 

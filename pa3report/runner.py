@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import pandas as pd
 import torch
@@ -27,7 +27,8 @@ from .errors import UserError
 from .hostmem import keep_freed_memory
 from .fsutil import digest, source_digest
 from .store import SHORT, RunResult, Store
-from .train import TrainState, new_state, pick_device, sample_outputs, train
+from .devices import device_name, pick_device
+from .train import TrainState, new_state, sample_outputs, train
 
 if TYPE_CHECKING:
     from .progress import Overall
@@ -132,7 +133,9 @@ class Runner:
     def run(self, specs: Iterable[RunSpec], force: bool = False,
             on_outcome: Callable[[Outcome], None] | None = None, jobs: int = 1,
             progress: "Overall | None" = None,
-            on_failure: Callable[[Diverged], None] | None = None) -> list[Outcome]:
+            on_failure: Callable[[Diverged], None] | None = None,
+            waves: Mapping[str, int] | None = None,
+            on_wave: Callable[[int, int], None] | None = None) -> list[Outcome]:
         """Results for every spec, training only what is not cached (or all with force).
 
         on_outcome hears about each result as soon as it is filed, in completion order.
@@ -141,12 +144,18 @@ class Runner:
         progress (an Overall bar) hears the plan, every epoch and every result. A diverging
         trajectory raises Diverged, or with on_failure is reported there while the other
         trajectories carry on; its runs are then absent from the returned list.
+
+        Trajectories train wave by wave (`waves`: run name -> wave, by default
+        wave_numbers(specs)): wave 0 holds every entry's first seed, wave 1 the second...
+        on_wave(wave, last) is told as soon as every trajectory of waves <= wave is done.
         """
         specs = list(specs)
         groups: dict[str, list[RunSpec]] = {}
         for spec in specs:
             groups.setdefault(self.trajectory(spec), []).append(spec)
+        wave_of = trajectory_waves(groups, waves if waves is not None else wave_numbers(specs))
         done: dict[RunSpec, Outcome] = {}
+        tracker = WaveTracker(wave_of, on_wave, progress)
 
         def record(outcome: Outcome) -> None:
             done[outcome.spec] = outcome
@@ -168,22 +177,20 @@ class Runner:
                            if (todo := [s for s in members if force or not self.stored(s)])})
             self.epoch_hook = progress.epoch
 
-        # Each entry's first seed before the repeats: the report needs those first.
-        def repeats_only(item: tuple[str, list[RunSpec]]) -> bool:
-            return all(s.name != s.experiment.base for s in item[1])
-
         pending = {}
         try:
-            for trajectory, members in sorted(groups.items(), key=repeats_only):
+            for trajectory, members in sorted(groups.items(), key=lambda item: wave_of[item[0]]):
                 if jobs <= 1 or (not force and all(self.cached(s, report=False) for s in members)):
+                    tracker.starting(trajectory)
                     try:
                         self._run_trajectory(trajectory, members, force, record)
                     except Diverged as exc:
                         fail(exc)
+                    tracker.finished(trajectory)
                 else:
                     pending[trajectory] = members
             if pending:
-                self._run_parallel(pending, force, jobs, record, fail, progress)
+                self._run_parallel(pending, force, jobs, record, fail, progress, tracker)
         finally:
             self.epoch_hook = hook
             if progress is not None:
@@ -192,7 +199,7 @@ class Runner:
 
     def _run_parallel(self, groups: dict[str, list[RunSpec]], force: bool, jobs: int,
                       record: Callable[[Outcome], None], fail: Callable[[Diverged], None],
-                      progress: "Overall | None" = None) -> None:
+                      progress: "Overall | None", tracker: "WaveTracker") -> None:
         import concurrent.futures as cf
         import multiprocessing as mp
         import queue as queue_mod
@@ -204,8 +211,13 @@ class Runner:
             events = stack.enter_context(ctx.Manager()).Queue() if progress is not None else None
             pool = stack.enter_context(cf.ProcessPoolExecutor(
                 max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)))
-            waiting = {pool.submit(_train_trajectory, self.paths, self.code, str(self.device),
-                                   members, force, events) for members in groups.values()}
+            # submitted in wave order (groups is), so the pool starts wave 0 first
+            submitted = {pool.submit(_train_trajectory, self.paths, self.code, str(self.device),
+                                     members, force, events): trajectory
+                         for trajectory, members in groups.items()}
+            for trajectory in groups:
+                tracker.starting(trajectory)
+            waiting = set(submitted)
 
             def drain() -> None:
                 while events is not None and progress is not None:
@@ -223,12 +235,13 @@ class Runner:
                         filed = future.result()
                     except Diverged as exc:
                         fail(exc)
-                        continue
+                        filed = []
                     for spec, how in filed:
                         result = self.store.load(spec.name, self.fingerprint(spec))
                         if result is None:
                             raise RuntimeError(f"worker finished {spec.name} but its result is not in the store")
                         record(Outcome(spec, result, how))
+                    tracker.finished(submitted[future])
 
     def _run_trajectory(self, trajectory: str, members: list[RunSpec], force: bool,
                         on_outcome: Callable[[Outcome], None] | None) -> list[Outcome]:
@@ -323,6 +336,55 @@ class Runner:
         return self.store.save(spec.name, self.fingerprint(spec), meta, history, weights, samples)
 
 
+def wave_numbers(specs: Iterable[RunSpec]) -> dict[str, int]:
+    """Each run's wave: where its seed stands among its entry's seeds, in list order.
+
+    Wave 0 is the first seed of every entry, so a page rendered after it has every
+    question's single-seed results; each later wave adds one seed to every entry.
+    """
+    seeds: dict[str, list[int]] = {}
+    waves = {}
+    for spec in specs:
+        e = spec.experiment
+        known = seeds.setdefault(e.base, [])
+        if e.seed not in known:
+            known.append(e.seed)
+        waves[spec.name] = known.index(e.seed)
+    return waves
+
+
+def trajectory_waves(groups: Mapping[str, list[RunSpec]], waves: Mapping[str, int]) -> dict[str, int]:
+    """A trajectory trains in the earliest wave of its runs: runs that share one stay together."""
+    return {t: min(waves.get(s.name, 0) for s in members) for t, members in groups.items()}
+
+
+class WaveTracker:
+    """Counts the trajectories left in each wave and says when a wave (and all before it) is done."""
+
+    def __init__(self, waves: Mapping[str, int], on_wave: Callable[[int, int], None] | None,
+                 progress: "Overall | None" = None) -> None:
+        self.waves = dict(waves)
+        self.left = {w: list(self.waves.values()).count(w) for w in set(self.waves.values())}
+        self.last = max(self.left, default=0)
+        self.on_wave = on_wave
+        self.progress = progress
+        self.told: set[int] = set()
+
+    def starting(self, trajectory: str) -> None:
+        if self.progress is not None:
+            self.progress.wave(self.waves[trajectory], self.last)
+
+    def finished(self, trajectory: str) -> None:
+        self.left[self.waves[trajectory]] -= 1
+        for wave in sorted(self.left):
+            if self.left[wave] > 0:
+                return
+            if wave not in self.told:
+                self.told.add(wave)
+                if self.on_wave is not None:
+                    self.on_wave(wave, self.last)
+
+
 def _worker_init(threads: int) -> None:
     keep_freed_memory()
     torch.set_num_threads(threads)
@@ -337,12 +399,6 @@ def _train_trajectory(paths: Paths, code: str, device: str, members: list[RunSpe
                     show_progress=False, epoch_hook=hook)
     outcomes = runner._run_trajectory(runner.trajectory(members[0]), members, force, None)
     return [(o.spec, o.how) for o in outcomes]
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 def specs_for(experiments: Iterable[Experiment], quick: bool) -> list[RunSpec]:

@@ -161,3 +161,77 @@ def test_gap_and_fields_in_answers(tmp_path):
     (tmp_path / "answers" / "3.2.md").write_text("x\n{{ runs.a | pm('val_acx') }}")
     bad = answers.render_answers(tmp_path / "answers", context, questions=("3.2",))["3.2"]
     assert bad.state == "error" and "line 2" in bad.error and "did you mean 'val_acc'" in bad.error
+
+
+# ----------------------------------------------------------------- answer first, tests in a table
+
+def seeded_view(name: str, accs: list[float]) -> RunView:
+    """A run whose entry has per-seed values (for gap)."""
+    mean = sum(accs) / len(accs) if accs else float("nan")
+    final = Fields(f"runs.{name}.final", {"val_acc": accs[0] if accs else float("nan")})
+    return RunView(name=name, title=name.upper(), model="UNet" if "unet" in name else "CNN",
+                   task="colourization", epochs=25, planned_epochs=25, batch_size=100, learn_rate=0.001,
+                   num_filters=32, kernel=3, quick=False, available=bool(accs), seconds=3.0, final=final,
+                   best=final, seeds=len(accs), mean=Fields(f"runs.{name}.mean", {"val_acc": mean}),
+                   sd=Fields(f"runs.{name}.sd", {"val_acc": 0.5}),
+                   values=Fields(f"runs.{name}.values", {"val_acc": accs}), seed_ids=tuple(range(len(accs))))
+
+
+def render_with(tmp_path: Path, text: str, runs: dict[str, RunView]):
+    folder = tmp_path / "answers"
+    folder.mkdir(exist_ok=True)
+    (folder / "3.2.md").write_text(text)
+    context = {**CONTEXT, "runs": RunTable(runs)}
+    return answers.render_answers(folder, context, questions=("3.2",))["3.2"]
+
+
+def test_going_further_parts_are_folded_away_from_the_direct_answer(tmp_path):
+    a = render(tmp_path, "Yes: the direct answer.\n\n## Going further: Which skip matters\n\nThe ablation.\n\n"
+                         "### Going further: Activations\n\nStatistics.\n")
+    assert "direct answer" in a.html and "ablation" not in a.html and "Statistics" not in a.html
+    assert [(s.title, "ablation" in s.html, "Statistics" in s.html) for s in a.further] == [
+        ("Which skip matters", True, False), ("Activations", False, True)]
+
+
+def test_every_comparison_becomes_one_row_of_the_tests_table(tmp_path):
+    runs = {"p3_unet": seeded_view("p3_unet", [48.4, 48.9, 48.6]),
+            "p2_cnn": seeded_view("p2_cnn", [40.1, 39.6, 40.4])}
+    text = ('{% set g = gap(runs.p3_unet, runs.p2_cnn, "val_acc", "UNet − CNN, validation accuracy") %}'
+            '{% set again = gap(runs.p3_unet, runs.p2_cnn, "val_acc", "UNet − CNN, validation accuracy") %}'
+            'Yes ({{ g.verdict }}, test {{ g.row }}; again row {{ again.row }}).')
+    a = render_with(tmp_path, text, runs)
+    assert "Yes (real difference, test 1; again row 1)." in a.html
+    (row,) = a.tests
+    cells = row.cells
+    assert cells["comparison"] == "UNet − CNN, validation accuracy" and cells["delta"] == "+8.6 points"
+    assert cells["test"] == "Welch's t-test" and cells["seeds"] == "3 vs 3" and cells["verdict"] == "real difference"
+    assert cells["ci"].startswith("+") and " to +" in cells["ci"]
+
+
+def test_a_run_that_never_trained_reads_not_run_not_too_few_seeds(tmp_path):
+    runs = {"p3_unet": seeded_view("p3_unet", [48.4, 48.9, 48.6]), "p2_cnn": seeded_view("p2_cnn", [])}
+    a = render_with(tmp_path, '{% set g = gap(runs.p3_unet, runs.p2_cnn, "val_acc") %}{{ g.verdict }}; '
+                              'ran: {{ g.ran }}', runs)
+    assert "not run; ran: False" in a.html and a.tests[0].cells["verdict"] == "not run"
+
+
+def test_rows_of_one_family_are_holm_adjusted_together(tmp_path):
+    runs = {n: seeded_view(n, v) for n, v in {"a": [1.0, 1.2, 1.1], "b": [1.5, 1.9, 1.6],
+                                              "c": [1.0, 1.3, 1.2]}.items()}
+    text = ('{% set x = gap(runs.b, runs.a, "val_acc", "b − a", family="sweep") %}'
+            '{% set y = gap(runs.c, runs.a, "val_acc", "c − a", family="sweep") %}ok')
+    a = render_with(tmp_path, text, runs)
+    from pa3report.compare import holm
+
+    raw = [r.comparison.p for r in a.tests]
+    assert [r.p_adjusted for r in a.tests] == holm(raw)
+    assert all(r.cells["p"].endswith("(Holm)") for r in a.tests)
+
+
+def test_words_and_intervals_count_only_what_is_unfolded(tmp_path):
+    a = render(tmp_path, "One two three (95% CI +1 to +2).\n\n| a | b |\n|---|---|\n| x y z | 95% CI |\n\n"
+                         "## Going further: More\n\nfour five six 95% CI\n")
+    assert answers.visible_words(a) == 8  # One two three (95% CI +1 to +2): tables and folds left out
+    assert answers.inline_intervals(a) == 1
+    table = answers.length_table({"3.2": a})
+    assert "3.2" in table and "total" in table and "budget: 2,500 words" in table

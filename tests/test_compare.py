@@ -50,3 +50,22 @@ def test_holm():
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     adjusted = holm([0.001, float("nan"), 0.02])
     assert adjusted[0] == pytest.approx(0.002) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
+
+
+def test_a_seed_missing_on_one_side_leaves_the_pair_out():
+    """Seed 1 of a is NaN: pairing must drop seed 1 of b too, not pair seed 2 of a with seed 1 of b."""
+    nan = float("nan")
+    a, b = [50.0, nan, 47.0, 52.0], [49.0, 10.0, 46.0, 51.0]
+    c = compare(a, b, paired=True)
+    assert c.test == "paired t-test" and c.n_a == c.n_b == 3
+    assert math.isclose(c.delta, 1.0) and c.p == 0.0  # every remaining pair differs by exactly 1
+
+
+def test_verdict_words_say_why_there_is_no_test():
+    from pa3report.compare import verdict
+
+    assert verdict(compare([], [1.0, 2.0])) == "not run"
+    assert verdict(compare([1.0], [2.0])) == "not tested (one seed)"
+    assert verdict(compare([1.0, 1.1, 0.9], [5.0, 5.1, 4.9])) == "real difference"
+    assert verdict(compare([1.0, 2.0, 3.1], [1.5, 2.5, 2.0])) == "not reliable"
+    assert verdict(compare([1.0, 1.1, 0.9], [5.0, 5.1, 4.9]), p=0.2) == "not reliable"  # after Holm

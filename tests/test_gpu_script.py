@@ -16,12 +16,13 @@ pytestmark = pytest.mark.skipif(not shutil.which("bash") or not shutil.which("ti
                                 reason="needs bash and coreutils' timeout")
 
 
-def dry_run(root: Path, tmp_path: Path, budget_s: int):
+def dry_run(root: Path, tmp_path: Path, budget_s: int, **env_extra: str):
     """benchmarks/gpu.sh --dry-run on a copy of the project with the tiny list: (root, out folder, process)."""
     shutil.copytree(PROJECT / "pa3report", root / "pa3report", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT / "benchmarks", root / "benchmarks", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path / "gpu-out"
-    env = {**os.environ, "PYTHON": sys.executable, "BUDGET_S": str(budget_s), "PYTHONPATH": str(root)}
+    env = {**os.environ, "PYTHON": sys.executable, "BUDGET_S": str(budget_s), "PYTHONPATH": str(root),
+           **env_extra}
     proc = subprocess.run(["bash", str(root / "benchmarks" / "gpu.sh"), str(out), "--dry-run"], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=600)
     return root, out, proc
@@ -39,6 +40,17 @@ def test_gpu_script_dry_run_writes_the_timings(tiny_experiments, tmp_path):
     assert sorted(r["run"] for r in rows) == ["tiny_cnn", "tiny_cnn_e1", "tiny_reg"]
     assert all(float(r["train_seconds"]) > 0 and r["quick"] == "True" for r in rows)
     assert not (root / "build").exists()  # the list ran in a build folder of its own
+
+
+def test_gpu_script_keeps_a_given_build_folder_and_repeats_the_cheapest_run(tiny_experiments, tmp_path):
+    """LIST_BUILD keeps the list's results (to fetch them), JOBS trains in parallel, and
+    repeat.txt says whether a run trained again matches: on the CPU it must, bit for bit."""
+    keep = tmp_path / "list-build"
+    root, out, proc = dry_run(tiny_experiments, tmp_path, budget_s=400, LIST_BUILD=str(keep), JOBS="2")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "--jobs 2" in (out / "summary.txt").read_text()
+    assert sorted(p.name for p in (keep / "runs").iterdir()) == ["tiny_cnn", "tiny_cnn_e1", "tiny_reg"]
+    assert "trained again gives identical numbers" in (out / "repeat.txt").read_text()
 
 
 def test_gpu_script_says_when_the_list_does_not_fit(tiny_experiments, tmp_path):

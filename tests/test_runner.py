@@ -147,3 +147,55 @@ def test_a_quick_preview_does_not_make_the_full_run_stale(tiny_experiments):
     assert runner.status(quick) == "cached" and runner.status(s) == "missing"
     runner.run([RunSpec(dataclasses.replace(s.experiment, batch_size=8))])
     assert runner.status(s) == "stale"
+
+
+# ----------------------------------------------------------------- waves
+
+def _seeded(tiny_experiments: Path) -> dict[str, RunSpec]:
+    """The tiny list with seeds [0, 1, 2] on tiny_cnn (and its 1-epoch twin) and on tiny_reg."""
+    folder = tiny_experiments / "experiments"
+    text = (folder / "tiny.toml").read_text().replace('epochs = 3\n', 'epochs = 3\nseeds = [0, 1, 2]\n')
+    text = text.replace('epochs = 1\n', 'epochs = 1\nseeds = [0, 1, 2]\n')
+    text = text.replace('epochs = 2\n', 'epochs = 2\nseeds = [0, 1, 2]\n')
+    (folder / "tiny.toml").write_text(text)
+    return specs(tiny_experiments)
+
+
+def test_wave_numbers_count_seeds_within_each_entry(tiny_experiments):
+    from pa3report.runner import wave_numbers
+
+    sp = _seeded(tiny_experiments)
+    waves = wave_numbers(sp.values())
+    assert waves["tiny_cnn"] == waves["tiny_cnn_e1"] == waves["tiny_reg"] == 0
+    assert waves["tiny_cnn_s1"] == waves["tiny_reg_s1"] == 1
+    assert waves["tiny_cnn_s2"] == waves["tiny_cnn_e1_s2"] == 2
+
+
+def test_first_wave_trains_only_seed_0_of_each_entry_and_keeps_trajectories_whole(tiny_experiments):
+    """Seed 0 of every entry trains before any repeat; a 1-epoch run is filed with its 3-epoch
+    trajectory (a snapshot), and each wave is reported once, in order, when it is complete."""
+    sp = _seeded(tiny_experiments)
+    runner = make_runner(tiny_experiments)
+    order: list[str] = []
+    told: list[tuple[int, int, list[str]]] = []
+    runner.run(list(sp.values()), on_outcome=lambda o: order.append(o.spec.name),
+               on_wave=lambda w, last: told.append((w, last, list(order))))
+    first = order[:3]
+    assert sorted(first) == ["tiny_cnn", "tiny_cnn_e1", "tiny_reg"]
+    assert order.index("tiny_cnn_e1") < order.index("tiny_cnn")  # snapshot on the way, same trajectory
+    assert [(w, last) for w, last, _ in told] == [(0, 2), (1, 2), (2, 2)]
+    assert sorted(told[0][2]) == sorted(first)
+    assert sorted(told[1][2][3:]) == ["tiny_cnn_e1_s1", "tiny_cnn_s1", "tiny_reg_s1"]
+    assert len(told[2][2]) == 9
+
+
+def test_waves_with_parallel_jobs_are_told_in_order(tiny_experiments):
+    sp = _seeded(tiny_experiments)
+    chosen = [sp[n] for n in ("tiny_reg", "tiny_reg_s1", "tiny_cnn_e1", "tiny_cnn_e1_s1")]
+    runner = make_runner(tiny_experiments)
+    told: list[int] = []
+    filed: list[str] = []
+    runner.run(chosen, jobs=2, on_outcome=lambda o: filed.append(o.spec.name),
+               on_wave=lambda w, last: told.append((w, len(filed))))
+    assert [w for w, _ in told] == [0, 1]
+    assert told[0][1] >= 2 and told[1][1] == 4

@@ -41,15 +41,17 @@ def discover(package: str = __name__) -> None:
         importlib.import_module(f"{package}.{info.name}")
 
 
-def build(page: Page, question: Question) -> list[Item]:
-    """The items of one question, with one "not run yet" notice (where the first one was,
-    naming every missing run and how to train them) and no notice twice."""
+def build(page: Page, question: Question, further: str = "") -> list[Item]:
+    """The items of one question's unfolded evidence (or of its folded part titled `further`),
+    with one "not run yet" notice (where the first one was, naming every missing run and how
+    to train them) and no notice twice."""
     discover()
     items: list[Item] = []
     for ev in question.evidence:
         if ev.kind not in PIECES:
             raise KeyError(f"question {question.id}: no evidence kind {ev.kind!r} (known: {', '.join(sorted(PIECES))})")
-        items.extend(PIECES[ev.kind](page, question, ev))
+        if ev.further == further:
+            items.extend(PIECES[ev.kind](page, question, ev))
     missing: list[str] = []
     out: list[Item] = []
     for item in items:
