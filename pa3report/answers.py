@@ -27,7 +27,7 @@ from .claims import Claim, ClaimExtension
 from .config import QUESTIONS
 from .errors import closest
 from .fields import Fields
-from .compare import TESTS, Comparison, compare, holm, verdict
+from .compare import ALPHA, TESTS, Comparison, compare, holm, verdict
 
 # Per-epoch fields every run records (see train.train_epoch).
 FINAL_FIELDS = ("epoch", "train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds")
@@ -68,6 +68,7 @@ class RunView:
     values: Fields = field(default_factory=lambda: Fields("values", {}))  # per-seed final metrics, by seed
     seed_ids: tuple[int, ...] = ()  # the seeds behind values, in the same order
     median_seconds: float = math.nan  # training time, median over the seeds (as the metrics tables show it)
+    list_name: str = ""  # the experiment list (experiments/<list_name>.toml) that trains it
     history: tuple[Fields, ...] = field(default=())
 
 
@@ -255,8 +256,12 @@ def recording(log: TestLog) -> tuple[Callable[..., Fields], Callable[..., Fields
         test = point.get("test", "")
         c = Comparison(test if test in TESTS else "", float(point["delta"]), float(point["low"]),
                        float(point["high"]), float(point["p"]), n, n if math.isfinite(point["delta"]) else 0)
-        number = log.add(label, metric, c, p_adjusted=float(point.get("p_holm", math.nan)))
-        return comparison_fields("tested", c, number)
+        adjusted = float(point.get("p_holm", math.nan))
+        number = log.add(label, metric, c, p_adjusted=adjusted)
+        found = comparison_fields("tested", c, number)
+        if math.isfinite(adjusted):  # read together with its family: the adjusted p decides
+            found.update(p=adjusted, significant=c.known and adjusted < ALPHA, verdict=verdict(c, adjusted))
+        return found
 
     return recorded_gap, tested
 
@@ -354,6 +359,7 @@ def _environment(folder: Path) -> SandboxedEnvironment:
     env = _AnswerEnvironment(loader=FileSystemLoader(str(folder)), undefined=AnswerUndefined,
                              autoescape=False, keep_trailing_newline=True, extensions=[ClaimExtension])
     env.filters.update(FILTERS)
+    env.tests["finite"] = formats.finite  # {% if x is finite %}: measured, not NaN
     env.globals["ratio"] = _strict(formats.ratio)
     env.globals["interval"] = _strict(formats.interval)
     env.globals["gap"] = gap  # replaced per answer by a recording one (render_file)

@@ -15,7 +15,8 @@ METRICS: dict[str, tuple[int, str]] = {
     "edge_penalty": (1, ""),
     "val_loss": (3, ""), "train_loss": (3, ""), "val_mse": (4, ""),
     "psnr": (2, " dB"), "ssim": (3, ""), "chroma": (1, ""), "saturation": (3, ""),
-    "delta_e": (2, ""), "entropy": (2, " bits"),
+    "delta_e": (2, ""), "entropy": (2, " bits"), "rare_acc": (1, "%"), "balanced_acc": (1, "%"),
+    "top2_share": (1, "%"),
 }
 
 

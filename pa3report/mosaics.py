@@ -83,10 +83,30 @@ def sample_grid(path: Path, rows: Sequence[tuple[str, torch.Tensor]], scale: int
     _save_image(_labelled_rows(img, [label for label, _ in rows], row_height, pad * scale // 2), path)
 
 
+def colour_bar(width: int, low: str, high: str, label: str, height: int = 14):
+    """The viridis scale as a horizontal bar with its two ends and what it measures, e.g.
+    colour_bar(300, "0", "4.6", "entropy (bits)"): so a colour-mapped panel can be read alone."""
+    from PIL import Image, ImageDraw
+
+    font = _font()
+    lut = _viridis_lut()
+    ramp = lut[np.linspace(0, 255, width).round().astype(int)]  # (width, 3)
+    bar = Image.fromarray(np.repeat(ramp[None], height, axis=0), "RGB")
+    line = FONT_SIZE + 6
+    canvas = Image.new("RGB", (width, height + 2 * line), PAPER)
+    draw = ImageDraw.Draw(canvas)
+    draw.text((width // 2, line // 2), label, fill=INK, font=font, anchor="mm")
+    canvas.paste(bar, (0, line))
+    draw.text((0, line + height + 2), low, fill=INK, font=font, anchor="la")
+    draw.text((width, line + height + 2), high, fill=INK, font=font, anchor="ra")
+    return canvas
+
+
 def image_table(path: Path, rows: Sequence[tuple[str, Sequence[torch.Tensor]]], columns: Sequence[str],
-                tile: int = 256) -> None:
+                tile: int = 256, legend: tuple[str, str, str] | None = None) -> None:
     """Images of different sizes in a labelled table, each enlarged (nearest neighbour, by a
-    whole factor) to about `tile` pixels so pixels of a small image stay visible as blocks."""
+    whole factor) to about `tile` pixels so pixels of a small image stay visible as blocks.
+    legend (label, low, high): a colour bar under the last column, for a colour-mapped one."""
     from PIL import Image, ImageDraw
 
     font = _font()
@@ -94,7 +114,10 @@ def image_table(path: Path, rows: Sequence[tuple[str, Sequence[torch.Tensor]]], 
     label_w = max(_text_width(label, font) for label, _ in rows) + 16
     head = FONT_SIZE + 14
     width = label_w + len(columns) * (tile + gap)
-    height = head + len(rows) * (tile + gap)
+    bar = colour_bar(max(2 * tile + gap, _text_width(legend[1] + legend[2], font) + 30),
+                     legend[1], legend[2], legend[0]) if legend else None
+    height = head + len(rows) * (tile + gap) + (bar.height + gap if bar else 0)
+    width = max(width, label_w + bar.width) if bar else width
     canvas = Image.new("RGB", (width, height), PAPER)
     draw = ImageDraw.Draw(canvas)
     for c, text in enumerate(columns):
@@ -108,6 +131,9 @@ def image_table(path: Path, rows: Sequence[tuple[str, Sequence[torch.Tensor]]], 
                 img = img.resize((tile, tile * img.height // img.width), Image.LANCZOS)
             canvas.paste(img, (label_w + c * (tile + gap) + (tile - img.width) // 2,
                                y + (tile - img.height) // 2))
+    if bar is not None:
+        right = label_w + len(columns) * (tile + gap) - gap
+        canvas.paste(bar, (max(label_w, right - bar.width), head + len(rows) * (tile + gap)))
     _save_image(canvas, path)
 
 
@@ -182,12 +208,15 @@ def activation_gallery(path: Path, title: str, images: Sequence[tuple[str, torch
                 for name, m in blocks]
     width = max(sum(s.width for s in shown) + margin * (len(shown) - 1),
                 max(t.width for _, t in sections)) + 2 * margin
+    scale = colour_bar(300, "lowest", "highest", "tile colour: each channel's own range")
+    width = max(width, sum(s.width for s in shown) + margin * len(shown) + scale.width + 2 * margin)
     height = (margin + line + shown[0].height + line
               + sum(line + t.height + margin for _, t in sections) + margin)
     canvas = Image.new("RGB", (width, height), PAPER)
     draw = ImageDraw.Draw(canvas)
     y = margin
     draw.text((margin, y), title, fill=INK, font=big)
+    canvas.paste(scale, (width - margin - scale.width, y))
     y += line
     x = margin
     for (label, _), img in zip(images, shown):

@@ -70,7 +70,8 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("1.4", "Why squared RGB distance is a poor measure of colour difference", (
                     _e("pairs"), _e("palette"))),
                 Question("1.5", "What treating colour as a choice among classes fixes", (
-                    _e("palette_swatch"), _e("samples", "1.5"), _e("colourfulness"), _e("decoding"))),
+                    _e("palette_swatch"), _e("samples", "1.5"), _e("colourfulness"),
+                    _e("decoding", further="one distribution, three decodings"))),
             )),
     Problem(2, "Colourization as classification",
             "Each pixel is assigned one of a small set of k-means colours and trained with cross-entropy.", (
@@ -88,7 +89,9 @@ PROBLEMS: tuple[Problem, ...] = (
                 Question("3.3", "How the mini-batch size changes UNet training", (
                     _e("curves", "3.3", panels=("loss", "val_acc"), sort="batch_size"),
                     _e("samples", "3.3", sort="batch_size"),
-                    _e("metrics", "3.3", sort="batch_size"), _e("smoothness"), _e("batch_scaling"))),
+                    _e("metrics", "3.3", sort="batch_size"),
+                    _e("batch_scaling", further="learning rate scaled with the batch"),
+                    _e("smoothness", further="smoothness of the curves"))),
             )),
     Problem(4, "Super-resolution",
             "The same networks learn to restore a 32×32 image from a 4× smaller version of it.", (
@@ -100,17 +103,19 @@ PROBLEMS: tuple[Problem, ...] = (
             )),
     Problem(5, "Intermediate activations",
             "What every block of a trained network outputs for a few test images, one tile per channel.", (
-                Question("5.1", "Inside the colourization CNN", (_e("gallery", "5.1"), _e("activations"))),
+                Question("5.1", "Inside the colourization CNN", (
+                    _e("gallery", "5.1"), _e("activations", further="block statistics"))),
                 Question("5.2", "Inside the colourization UNet", (_e("gallery", "5.2"),)),
                 Question("5.3", "Inside the super-resolution UNet", (_e("gallery", "5.3"),)),
             )),
     Problem(6, "Conceptual questions",
             "Short questions on tuning, layer order and image size, with small checks run on the trained models.", (
                 Question("6.1", "Five hyper-parameters worth tuning", (
-                    _e("hyper"), _e("sweep"), _e("rebalance"),
+                    _e("hyper"), _e("sweep"), _e("rebalance", further="Weighting rare colours in the loss"),
                     _e("curves", "6.1", panels=("val_acc",)))),
                 Question("6.2", "Swapping max-pooling and ReLU", (_e("relu_maxpool"),)),
-                Question("6.3", "Colourizing images larger than 32×32", (_e("large"), _e("receptive_field"))),
+                Question("6.3", "Colourizing images larger than 32×32", (
+                    _e("large"), _e("receptive_field", further="The receptive field, layer by layer"))),
             )),
 )
 

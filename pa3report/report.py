@@ -193,6 +193,7 @@ def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
     seed_ids = tuple(seeds.per_seed(group, "val_acc")[0])
     values = Fields(f"runs.{info.name}.values", {m: seeds.per_seed(group, m)[1] for m in seeds.METRICS})
     return RunView(name=info.name, title=e.title, model=e.model, task=e.task, epochs=spec.epochs,
+                   list_name=e.list_name,
                    planned_epochs=e.epochs, batch_size=e.batch_size, learn_rate=e.learn_rate, num_filters=e.num_filters,
                    kernel=e.kernel, quick=spec.quick, available=info.available, seconds=seconds,
                    final=final, best=best, seeds=stats["seeds"], mean=mean, sd=sd, values=values,
@@ -302,6 +303,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
             qs.append({"id": q.id, "title": q.title, "anchor": q.anchor, "evidence": evidence.build(page, q),
                        "answer": a.html, "state": a.state, "error": a.error,
                        "answer_file": f"answers/{q.id}.md", "tests": [r.cells for r in a.tests],
+                       "tests_adjusted": any(math.isfinite(r.p_adjusted) for r in a.tests),
                        "further": further_parts(page, q, a)})
         problems.append({"number": p.number, "title": p.title, "summary": p.summary, "anchor": p.anchor,
                          "questions": qs})

@@ -155,8 +155,8 @@ def test_gap_and_fields_in_answers(tmp_path):
     from scipy import stats
 
     low, high = stats.ttest_ind([49.5, 50.0, 50.5], [39.5, 40.0, 40.5], equal_var=False).confidence_interval()
-    assert (f"50.0 ± 0.5%; +10.0 points, 95% CI {low:+.1f} to {high:+.1f} points, Welch's t-test over 3 and 3 "
-            "seeds, p &lt; 0.001; zero 7") in a.html
+    assert (f"50.0 ± 0.5%; +10.0 points, 95% CI {low:+.1f} to {high:+.1f} points, Welch's t-test, "
+            "p &lt; 0.001; zero 7") in a.html
     assert answers.problems({"3.2": a}, tmp_path / "answers") == []  # the macro file is not a stray answer
     (tmp_path / "answers" / "3.2.md").write_text("x\n{{ runs.a | pm('val_acx') }}")
     bad = answers.render_answers(tmp_path / "answers", context, questions=("3.2",))["3.2"]

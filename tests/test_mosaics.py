@@ -107,3 +107,39 @@ def test_image_table_enlarges_every_size_to_the_tile(tmp_path):
     assert (right != 255).any(axis=2).all()  # a larger image is shrunk into its tile, not cut off
 
 
+
+
+def test_a_colour_mapped_column_gets_a_colour_bar_with_its_unit(tmp_path):
+    """The entropy column of the decoding figure reads alone: a viridis bar from 0 to log2 24 bits."""
+    import math
+
+    import numpy as np
+    from PIL import Image
+
+    from pa3report import mosaics
+
+    heat = mosaics.heat_image(torch.linspace(0, 4.6, 32 * 32).reshape(32, 32), math.log2(24))
+    rows = [("net", [torch.rand(1, 32, 32), heat])]
+    plain, barred = tmp_path / "plain.png", tmp_path / "barred.png"
+    mosaics.image_table(plain, rows, ["grey", "entropy"], tile=64)
+    mosaics.image_table(barred, rows, ["grey", "entropy"], tile=64, legend=("entropy (bits)", "0", "4.6"))
+    a, b = np.asarray(Image.open(plain).convert("RGB")), np.asarray(Image.open(barred).convert("RGB"))
+    assert b.shape[0] > a.shape[0]
+    lut = mosaics._viridis_lut()
+    bottom = b[a.shape[0]:].reshape(-1, 3)
+    # both ends of the scale are drawn below the table
+    for end in (lut[0], lut[-1]):
+        assert (np.abs(bottom.astype(int) - end.astype(int)).sum(axis=1) <= 6).any()
+
+
+def test_activation_galleries_say_how_their_tiles_are_scaled(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from pa3report import mosaics
+
+    path = tmp_path / "g.png"
+    mosaics.activation_gallery(path, "net", [("grey", torch.rand(1, 32, 32))], [("b", torch.rand(4, 8, 8))])
+    top = np.asarray(Image.open(path).convert("RGB"))[:80].reshape(-1, 3).astype(int)
+    lut = mosaics._viridis_lut().astype(int)
+    assert (np.abs(top - lut[-1]).sum(axis=1) <= 6).any()  # the bar's yellow end, in the header

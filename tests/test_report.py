@@ -174,7 +174,8 @@ def test_architecture_of_an_ablated_network():
 
 
 def test_answers_quote_numbers_of_the_current_results(built):
-    """The answer's own text (not the table beside it) carries the mean ± sd of the seeds and the gap."""
+    """The answer's own text carries the mean ± sd of the seeds, and its tests table the gap with
+    its interval and test."""
     import statistics
 
     from scipy import stats
@@ -189,7 +190,9 @@ def test_answers_quote_numbers_of_the_current_results(built):
     delta = statistics.mean(accs["p3_unet"]) - statistics.mean(accs["p2_cnn"])
     welch = stats.ttest_ind(accs["p3_unet"], accs["p2_cnn"], equal_var=False)
     low, high = welch.confidence_interval()
-    assert f"{delta:+.1f} points, 95% CI {low:+.1f} to {high:+.1f} points, Welch's t-test" in answer
+    row = (f'<td class="num">{delta:+.1f} points</td><td class="num">{low:+.1f} to {high:+.1f}</td>'
+           "<td>Welch&#39;s t-test</td>")
+    assert row in answer
     reg_epochs = built.gathered.runs["p1_regression"].experiment.epochs
     assert f"<strong>{reg_epochs} epochs</strong>" in section(html, "q1-2")
     assert 'class="answer answered"' in section(html, "q6-3")
@@ -425,7 +428,9 @@ def test_colour_distances_come_from_the_analysis(built):
     found = analysis_of(built)
     body = section(built.page(), "q1-4")
     assert images_in(body) == ["img/colour-pairs.png", "img/palette-distances.png"]
-    rows = parse(body).cells["q1-4"][1:]
+    rows = parse(body).cells["q1-4"]
+    start = next(i for i, r in enumerate(rows) if r and r[0] == "Pair") + 1  # the pairs table, not the tests
+    rows = rows[start:start + len(found["pairs"])]
     assert [r[0] for r in rows] == [p["pair"] for p in found["pairs"]]
     assert {r[2] for r in rows} == {f"{found['pairs'][0]['rgb_distance']:.2f}"}  # one RGB distance...
     de = [float(r[3]) for r in rows]

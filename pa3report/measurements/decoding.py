@@ -171,7 +171,8 @@ def _figure(page: Page, found: dict[str, Any], nets: list[tuple[str, str]]) -> I
                     found["images"]["grey"][i].float(), found["images"]["truth"][i].float(),
                     s["argmax"][i].float(), s["annealed"][i].float(), s["mean"][i].float(),
                     s["second"][i].float(), mosaics.heat_image(s["entropy"][i], top)]))
-        mosaics.image_table(path, rows, columns, tile=128)
+        mosaics.image_table(path, rows, columns, tile=128,
+                            legend=("entropy (bits)", "0 (sure)", f"{top:.1f} (all alike)"))
 
     runs = ", ".join(found["shown"][base]["run"] for base, _ in nets)
     return page.maker.make(
