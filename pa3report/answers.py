@@ -425,6 +425,36 @@ def problems(answers: Mapping[str, Answer], folder: Path) -> list[str]:
     return found
 
 
+_CITED = re.compile(r"\btests?\s+((?:\d+(?:\s*[–-]\s*\d+)?(?:\s*,\s*|\s+and\s+)?)+)")
+
+
+def cited(html: str) -> list[int]:
+    """The test rows a text cites: "test 3", "tests 3 and 4", "tests 1–8", "(tests 1, 2)"."""
+    found: list[int] = []
+    for m in _CITED.finditer(_TAG.sub(" ", html)):
+        for part in re.split(r"\s*,\s*|\s+and\s+", m.group(1).strip()):
+            ends = [int(x) for x in re.split(r"\s*[–-]\s*", part) if x.isdigit()]
+            if ends:
+                found.extend(range(ends[0], ends[-1] + 1))
+    return found
+
+
+def tests_by_part(answer: Answer) -> tuple[list[TestRow], dict[str, list[TestRow]]]:
+    """Each test row where the reader meets it: under the answer when the unfolded text cites it (or
+    nothing does), else in the first Going-further part that cites it."""
+    home: dict[int, str] = {}
+    for n in cited(str(answer.html or "")):
+        home.setdefault(n, "")
+    for section in answer.further:
+        for n in cited(str(section.html)):
+            home.setdefault(n, section.title)
+    parts: dict[str, list[TestRow]] = {s.title: [] for s in answer.further}
+    main: list[TestRow] = []
+    for row in answer.tests:
+        (parts[home[row.number]] if home.get(row.number) else main).append(row)
+    return main, parts
+
+
 # What a reader sees unfolded: an answer's prose outside its tables and Going-further parts.
 WORD_BUDGET = 2500  # words across the 18 answers
 INTERVAL_BUDGET = 18  # inline "95% CI" across them (at most one per answer)

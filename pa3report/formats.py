@@ -73,6 +73,8 @@ def mean_sd(mean: Any, sd: Any, name: str, digits: int | None = None) -> str:
     d = d if digits is None else digits
     if not finite(mean):
         return "n/a"
+    if digits is None and finite(sd) and 0 < sd and round(float(sd), d) == 0:
+        d = min(d + 3, -math.floor(math.log10(float(sd))))  # a spread never reads "± 0.000"
     spread = f" ± {float(sd):.{d}f}" if finite(sd) and sd > 0 else ""
     return f"{float(mean):.{d}f}{spread}{unit}"
 
@@ -81,7 +83,8 @@ def p_value(p: Any, named: bool = True) -> str:
     """A p-value as a reader wants it: 'p = 0.03', 'p < 0.001' (named=False: '0.03', '< 0.001')."""
     if not finite(p):
         return "n/a"
-    text = "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 else f"= {p:.2f}"
+    # three decimals below 0.01 and where two would read 0.05 on either side of the threshold
+    text = "< 0.001" if p < 0.001 else f"= {p:.3f}" if p < 0.01 or f"{p:.2f}" == "0.05" else f"= {p:.2f}"
     return f"p {text}" if named else text.removeprefix("= ")
 
 
@@ -91,10 +94,15 @@ def signed(value: Any, digits: int = 1) -> str:
 
 
 def interval(low: Any, high: Any, digits: int = 1, unit: str = "") -> str:
-    """A 95% confidence interval: '+1.2 to +3.4 points'."""
+    """A 95% confidence interval: '+1.2 to +3.4 points'. A bound that would round to 0 gets up to
+    two more digits, so an interval that just misses 0 does not read as touching it ('-0.0')."""
     if not (finite(low) and finite(high)):
         return "n/a"
-    return f"{low:+.{digits}f} to {high:+.{digits}f}{unit}"
+    for extra in range(3):
+        d = digits + extra
+        if all(b == 0 or round(abs(b), d) > 0 for b in (low, high)):
+            break
+    return f"{low:+.{d}f} to {high:+.{d}f}{unit}"
 
 
 def difference_unit(metric: str) -> str:

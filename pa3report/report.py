@@ -26,7 +26,7 @@ import torch
 
 from . import __version__
 from . import evidence, lists, measurements, seeds
-from .answers import FINAL_FIELDS, OVERVIEW, Answer, RunTable, RunView, render_answers
+from .answers import FINAL_FIELDS, OVERVIEW, Answer, RunTable, RunView, TestRow, render_answers, tests_by_part
 from .config import QUESTIONS, RunSpec, load_experiments
 from .data import NUM_COLOURS
 from .errors import UserError
@@ -282,12 +282,20 @@ def mixed_devices(results: Sequence[Any]) -> list[dict[str, Any]]:
     return [{"device": d, "runs": n} for d, n in sorted(counts.items())] if len(counts) > 1 else []
 
 
+def tests_context(rows: Sequence[TestRow]) -> dict[str, Any]:
+    """A tests table's rows as the template shows them, and whether any p-value is Holm-adjusted."""
+    return {"tests": [r.cells | {"number": r.number} for r in rows],
+            "tests_adjusted": any(math.isfinite(r.p_adjusted) for r in rows)}
+
+
 def further_parts(page: Page, question: Question, answer: Answer) -> list[dict[str, Any]]:
     """The folded parts of a question: each Going-further title of the answer or the outline,
-    in that order, with its prose and its evidence."""
+    in that order, with its prose, the tests only it cites, and its evidence."""
     prose = {s.title: s.html for s in answer.further} if answer.answered else {}
+    tests = tests_by_part(answer)[1] if answer.answered else {}
     titles = list(dict.fromkeys([*prose, *(ev.further for ev in question.evidence if ev.further)]))
-    return [{"title": t, "html": prose.get(t), "evidence": evidence.build(page, question, t)} for t in titles]
+    return [{"title": t, "html": prose.get(t), **tests_context(tests.get(t, [])),
+             "evidence": evidence.build(page, question, t)} for t in titles]
 
 
 def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page, student: Student,
@@ -302,8 +310,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
             a = answers[q.id]
             qs.append({"id": q.id, "title": q.title, "anchor": q.anchor, "evidence": evidence.build(page, q),
                        "answer": a.html, "state": a.state, "error": a.error,
-                       "answer_file": f"answers/{q.id}.md", "tests": [r.cells for r in a.tests],
-                       "tests_adjusted": any(math.isfinite(r.p_adjusted) for r in a.tests),
+                       "answer_file": f"answers/{q.id}.md", **tests_context(tests_by_part(a)[0]),
                        "further": further_parts(page, q, a)})
         problems.append({"number": p.number, "title": p.title, "summary": p.summary, "anchor": p.anchor,
                          "questions": qs})
@@ -326,6 +333,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
         "failed": failed,
         "unanswered": unanswered,
         "run_count": len(gathered.runs),
+        "trained_count": len(results),
         "overview": answers[OVERVIEW].html,
         "overview_error": answers[OVERVIEW].error,
         "problems": problems,

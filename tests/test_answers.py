@@ -235,3 +235,21 @@ def test_words_and_intervals_count_only_what_is_unfolded(tmp_path):
     assert answers.inline_intervals(a) == 1
     table = answers.length_table({"3.2": a})
     assert "3.2" in table and "total" in table and "budget: 2,500 words" in table
+
+
+def test_verdict_words_in_the_answers_come_from_a_test_or_a_claim():
+    """The overview promises that words stating an outcome are picked from a test or a checked claim:
+    outside claim blocks and macros, no answer may write "real difference" or "reliably" itself."""
+    import re
+
+    tag = re.compile(r"\{%-?\s*(claim|otherwise|endclaim|macro|endmacro)\b.*?-?%\}", re.S)
+    for path in sorted((PROJECT / "answers").glob("[0-9]*.md")):
+        src, kept, depth, pos = path.read_text(), [], 0, 0
+        for m in tag.finditer(src):
+            if depth == 0:
+                kept.append(src[pos:m.start()])
+            depth += 1 if m.group(1) in ("claim", "macro") else -1 if m.group(1).startswith("end") else 0
+            pos = m.end()
+        kept.append(src[pos:])
+        prose = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", " ", "".join(kept), flags=re.S)
+        assert not re.search(r"real difference|reliabl", prose, re.I), path.name

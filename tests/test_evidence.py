@@ -20,7 +20,9 @@ def test_build_merges_not_run_notices_and_repeated_notes(tmp_path, monkeypatch):
 
 
 
-def test_the_not_run_notice_names_the_lists_left_out_and_how_to_train_them(tmp_path, monkeypatch):
+def test_the_not_run_notice_names_only_runs_of_the_chosen_lists(tmp_path, monkeypatch):
+    """Runs of lists left out of training are the page's banner's to mention, once: a question's
+    notice names the chosen lists' runs still to come, and none when there are none."""
     from dataclasses import replace
 
     from pa3report.lists import select
@@ -35,8 +37,9 @@ def test_the_not_run_notice_names_the_lists_left_out_and_how_to_train_them(tmp_p
     monkeypatch.setitem(evidence.PIECES, "one", lambda page, q, ev: pending(["a", "b"]))
     page = Page(rs, np.zeros((2, 3), np.float32), FigureMaker(tmp_path), selection=chosen)
     (item,) = evidence.build(page, Question("9.9", "t", (Evidence("one"),)))
-    assert item == {"kind": "pending", "runs": ["a", "b"], "lists": ["sweep"],
-                    "command": "make report LISTS=handout,sweep"}
+    assert item == {"kind": "pending", "runs": ["a"], "lists": [], "command": "make report LISTS=handout"}
+    monkeypatch.setitem(evidence.PIECES, "one", lambda page, q, ev: pending(["b", "c"]))
+    assert evidence.build(page, Question("9.9", "t", (Evidence("one"),))) == []
 
 def test_unknown_and_duplicate_kinds(tmp_path):
     page = Page(runs(), np.zeros((2, 3), np.float32), FigureMaker(tmp_path))

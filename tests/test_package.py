@@ -128,7 +128,9 @@ def test_a_zip_covers_the_lists_chosen(built, tmp_path, monkeypatch, capsys):
     assert main(["--root", str(root), "zip", "--name", "Ada", "--surname", "Lovelace", "--lists", "tiny"]) == 0
     with zipfile.ZipFile(paths.build / "ada-lovelace-pa3.zip") as zf:
         page = zf.read("html/index.html").decode()
-    assert "Not run yet: extra_bs7 (list not chosen for training: extra)" in page
+    assert 'id="lists-banner"' in page and "Not trained: extra." in page  # said once, at the top
+    row = page[page.index('<tr id="run-extra_bs7">'):]
+    assert "not run: its list was not chosen for training" in row[:row.index("</tr>")]
 
 def test_apostrophes_and_accents_in_the_header_and_a_safe_zip_name(built, monkeypatch, capsys):
     for k, v in built.env.items():

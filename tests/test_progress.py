@@ -135,7 +135,10 @@ class Recorder:
     """Stands in for Overall: remembers what the runner tells it."""
 
     def __init__(self):
-        self.plans, self.epochs, self.dones, self.closed = [], [], [], False
+        self.plans, self.epochs, self.dones, self.waves, self.closed = [], [], [], [], False
+
+    def wave(self, wave, last):
+        self.waves.append((wave, last))
 
     def plan(self, trajectories):
         self.plans.append({t: sorted(s.name for s in m) for t, m in trajectories.items()})

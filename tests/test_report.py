@@ -521,7 +521,7 @@ def test_large_inputs_figures_table_and_receptive_field(built):
     assert "img/receptive-field.png" in body
     answer = " ".join(body[body.index('class="answer'):].split())
     assert f"receptive field is {low} to {high} pixels wide" in answer
-    assert "backpropagating from every position of that block gives exactly these sizes" in answer
+    assert "backpropagating from every position of that block gives exactly these sizes" in answer.lower()
 
 
 @pytest.mark.parametrize("anchor, question", [("q3-3", "3.3"), ("q6-1", "6.1")])
@@ -560,8 +560,8 @@ def test_sweep_table_and_plot(built):
     assert "paired t-test" in body and "Holm" in body and "for that comparison alone" in body
     answer = " ".join(body[body.index('class="answer'):].split())
     longer = [n for n in expected if runs[n].spec.epochs > epoch]  # read on their way, not trained for the sweep
-    named = re.search(r"while the baseline(?: and (.*?))? train longer", answer).group(1)
-    assert sorted(named.split(", ") if named else []) == sorted(longer)
+    assert f"Every run is read at epoch {epoch}" in answer
+    assert ("longer runs on their way" in answer) == bool(longer)
 
 
 def test_analysis_runs_missing_are_pending_not_a_crash(built, tmp_path, monkeypatch, capsys):
@@ -677,13 +677,9 @@ def test_a_report_of_one_list_shows_the_others_as_not_run_and_check_passes(built
     assert "of ablations, sweep not trained" in out and "`make report` trains them" in out
     html = (paths.build / "html" / "index.html").read_text()
     assert 'id="lists-banner"' in html and 'id="missing-banner"' not in html
-    sweep = re.search(r'<p class="pending">(.*?)</p>', section(html, "q6-1")).group(1)
-    assert sweep.startswith("Not run yet: p6_lr_003, p6_nf16,") and "p6_lr_0003" not in sweep  # cached: used
-    assert sweep.endswith("(lists not chosen for training: ablations, sweep). Run <code>make report</code> "
-                          "to train them.")
-    batch = re.search(r'<p class="pending">(.*?)</p>', section(html, "q3-3")).group(1)
-    assert batch == ("Not run yet: abl_bs7 (list not chosen for training: ablations). "
-                     "Run <code>make report LISTS=handout,ablations</code> to train it.")  # the handout's first
+    # runs of lists not chosen are said once, in the banner, not again in each question
+    assert "Not trained: ablations, sweep." in html
+    assert '<p class="pending">' not in section(html, "q6-1") and '<p class="pending">' not in section(html, "q3-3")
     assert "not run: its list was not chosen for training" in html  # the appendix
     state = json.loads((paths.build / "report.json").read_text())
     assert state["missing"] == [] and state["lists"] == ["handout"]

@@ -37,27 +37,37 @@ def test_every_answer_renders_and_every_claim_has_one_verdict(rendered, name):
         assert all(isinstance(c.verdict, bool) for c in a.claims)
 
 
+def context(text: str, at: int, width: int = 90) -> str:
+    return " ".join(text[max(0, at - width):at + width].split())
+
+
 def test_with_one_seed_nothing_is_called_real_or_reliable(rendered):
     """No test is possible with one seed: no verdict word may suggest one was made."""
+    found = []
     for q, a in rendered["one_seed"].items():
-        hits = RELIABLE.findall(read(a))
-        assert not hits, (q, hits, read(a)[:600])
+        if q == answers.OVERVIEW:
+            continue  # it defines the verdict words; it states no result
+        text = read(a)
+        found += [(q, context(text, m.start())) for m in RELIABLE.finditer(text)]
         assert all(row.cells["verdict"] in ("not tested (one seed)", "not run", "exact difference",
                                             "no difference") for row in a.tests), q
+    assert not found, "\n".join(map(str, found))
 
 
 def test_a_handout_only_page_says_which_list_trains_the_rest_instead_of_na(rendered):
+    found = []
     for q, a in rendered["handout_only"].items():
         text = read(a)
         for phrase in ("n/a", "over 0 and", "too few seeds", "(tested)"):
-            assert phrase not in text, (q, phrase, text[:800])
+            found += [(q, phrase, context(text, m.start())) for m in re.finditer(re.escape(phrase), text)]
+    assert not found, "\n".join(map(str, found))
 
 
 def test_after_a_failed_seed_no_answer_names_a_test_it_did_not_run(rendered):
     """The failed seed leaves its entry with fewer seeds than the runs it is compared with, so a
     seed-paired test falls back to Welch's: the prose must not say "paired"."""
-    for q, a in rendered["failed_seed"].items():
-        assert "paired t-test" not in read(a), q
+    said = [q for q, a in rendered["failed_seed"].items() if q != answers.OVERVIEW and "paired t-test" in read(a)]
+    assert not said, said
     tests = [row.cells["test"] for a in rendered["failed_seed"].values() for row in a.tests
              if "UNet" in row.label or "p3_unet" in row.label]
     assert "Welch's t-test" in tests

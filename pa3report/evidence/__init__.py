@@ -56,9 +56,11 @@ def build(page: Page, question: Question, further: str = "") -> list[Item]:
     out: list[Item] = []
     for item in items:
         if item["kind"] == "pending":
-            if not missing:
+            # runs of lists not chosen for training: the page's banner and the answers say so once
+            chosen = [n for n in item["runs"] if n not in page.runs or page.runs[n].experiment in page.selection]
+            if chosen and not missing:
                 out.append({"kind": "pending", "runs": missing})
-            missing.extend(n for n in item["runs"] if n not in missing)
+            missing.extend(n for n in chosen if n not in missing)
         elif item not in out or item["kind"] != "note":
             out.append(item)
     return [page.not_run(item["runs"]) if item["kind"] == "pending" else item

@@ -23,10 +23,11 @@ HYPER_NOTES = {
 @piece("hyper")
 def hyper(page: Page, q: Question, ev: Evidence) -> list[Item]:
     rows = []
+    trained = [r for r in page.runs.values() if r.available]  # a listed run that never trained varies nothing
     for name in SETTABLE:
-        values = sorted({getattr(r.experiment, name) for r in page.runs.values()},
-                        key=lambda v: (isinstance(v, str), v))
-        rows.append([cell(name), cell(HYPER_NOTES.get(name, "")), cell(", ".join(str(v) for v in values)),
-                     cell("varied" if len(values) > 1 else "fixed")])
-    return [table("Hyper-parameters the experiment list can set, and the values used across all runs",
+        values = sorted({getattr(r.experiment, name) for r in trained}, key=lambda v: (isinstance(v, str), v))
+        rows.append([cell(name), cell(HYPER_NOTES.get(name, "")), cell(", ".join(str(v) for v in values) or "–"),
+                     cell("varied" if len(values) > 1 else "fixed" if values else "–")])
+    return [table(f"Hyper-parameters the experiment list can set, and the values used by the "
+                  f"{len(trained)} runs trained for this report",
                   ["Setting", "What it controls", "Values used", "In this report"], rows)]

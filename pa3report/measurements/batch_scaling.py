@@ -52,15 +52,20 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
              cell(f"{found[base]['learn_rate']:g}", numeric=True), cell(v[base]["seeds"], numeric=True)]
             + [cell(mean_sd(v[base][m], v[base][f"{m}_sd"], "val_loss" if m == "overfit" else m), numeric=True)
                for m in METRICS] for base in shown]
+    scaled = "and with the learning rate scaled with the batch (lr × batch / 100)" if _scaled(found) else ""
     items: list[Item] = [table(
-        "The batch-size runs at their last epoch, with the handout's learning rate and with the learning rate "
-        "scaled with the batch (lr × batch / 100); train–val gap: validation minus training loss. Mean ± "
-        "standard deviation over seeds",
+        f"The batch-size runs at their last epoch, with the handout's learning rate {scaled}; train–val gap: "
+        "validation minus training loss. Mean ± standard deviation over seeds",
         ["Run", ("Batch", True), ("Learning rate", True), ("Seeds", True), ("Val accuracy", True),
          ("Val loss", True), ("Train loss", True), ("Train–val gap", True)], rows)]
     if BASELINE in found:
         items.extend(_figures(page, found, v))
     return items
+
+
+def _scaled(found: dict[str, Any]) -> bool:
+    """Whether any run with the learning rate scaled to its batch is measured (else its panel is left out)."""
+    return any(b in found for b in SCALED)
 
 
 def _figures(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
@@ -69,10 +74,13 @@ def _figures(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
                 for b in bases if b in found]
 
     scaled = tuple(sorted((*SCALED, BASELINE), key=lambda b: found.get(b, {}).get("batch_size", math.inf)))
+    both = _scaled(found)
     acc = [("learning rate 0.001 for every batch", points(FIXED, "val_acc")),
-           ("learning rate × batch / 100", points(scaled, "val_acc"))]
+           ("learning rate × batch / 100", points(scaled, "val_acc"))][:2 if both else 1]
     gap = [("learning rate 0.001 for every batch", points(FIXED, "overfit")),
-           ("learning rate × batch / 100", points(scaled, "overfit"))]
+           ("learning rate × batch / 100", points(scaled, "overfit"))][:2 if both else 1]
+    panels = ("with the handout's learning rate (left) and with the learning rate scaled with the batch "
+              "(right)") if both else "with the handout's learning rate"
     base = v[BASELINE]
 
     def draw(path) -> None:
@@ -88,12 +96,11 @@ def _figures(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
               "(mean ± one standard deviation over seeds); error bars: ± one standard deviation.")
     return [page.maker.make("img/q3-3-batch-lr.png", {"rows": key}, draw,
                             alt="validation accuracy against batch size, learning rate fixed or scaled",
-                            caption="Validation accuracy at the last epoch by batch size, with the handout's "
-                                    "learning rate (left) and with the learning rate scaled with the batch "
-                                    f"(right); {common}"),
+                            caption=f"Validation accuracy at the last epoch by batch size, {panels}; {common}"),
             page.maker.make("img/q3-3-batch-gap.png", {"rows": key}, draw_gap,
                             alt="train-validation loss gap against batch size",
-                            caption=f"Validation minus training loss at the last epoch by batch size; {common}")]
+                            caption=f"Validation minus training loss at the last epoch by batch size, "
+                                    f"{panels}; {common}")]
 
 
 MEASUREMENT = register(Measurement("batch_scaling", compute, view, show, reads=Reads(entries=ENTRIES),

@@ -207,8 +207,8 @@ def _table(rows: list[Row], groups: dict[tuple[str, ...], list[Row]], epoch: int
     return table(
         f"One change at a time from the handout's UNet, everything read at epoch {epoch} (mean ± standard "
         "deviation over seeds). Each change is compared with the baseline "
-        f"({', '.join(tests) or 'no test: too few seeds'}; seed s of a change is paired with seed s of the "
-        "baseline, which shares its initial random state and data order); the 95% confidence interval is "
+        f"({', '.join(tests) or 'no test: one seed'}; seed s of a change is paired with seed s of the "
+        "baseline, started from the same random seed); the 95% confidence interval is "
         "of the change in accuracy, for that comparison alone (an interval that misses 0 can still be "
         f"not real once all are read together), and the p-values are corrected for the {sum(1 for r in rows[1:] if r.against_base and r.against_base.known)} "
         "comparisons together with Holm's method. “Real” means p < 0.05 after that correction",
