@@ -53,7 +53,7 @@ help:
 	@echo "make verify ZIP=file.zip check a submission: retrain its cheapest runs from its own code"
 	@echo "make prune               remove cached results the current list and code no longer produce"
 	@echo "make test                the test suite"
-	@echo "make bench               time the training engine (benchmarks/bench.py)"
+	@echo "make bench               time the training engine (benchmarks/bench.py); AGAINST=rev: against that revision"
 	@echo "make clean               remove the report and figures (keeps trained runs)"
 	@echo "make help                this list"
 	@echo "options:"
@@ -112,8 +112,9 @@ prune: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# AGAINST=rev: time this checkout's engine against git revision rev's, alternately in one run.
 bench: $(STAMP)
-	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench.py$(if $(strip $(AGAINST)), --against "$(strip $(AGAINST))",)
 
 # The build folder of the other targets: PA3_BUILD when set, else build/.
 BUILD_DIR := $(if $(strip $(PA3_BUILD)),$(strip $(PA3_BUILD)),build)

@@ -46,10 +46,10 @@ if TYPE_CHECKING:
 RECORD = "html/results.json"  # inside html/, so the zip keeps its three parts
 FORMAT = 1
 METRICS = ("train_loss", "val_loss", "val_acc", "val_mse")
-# Largest difference accepted between a run retrained on another device kind and its record:
-# absolute for accuracy (points), relative for the losses. Measured on the cheapest runs,
-# CPU against an H200 (README: "verify").
-TOLERANCE = {"val_acc": 1.0, "train_loss": 0.05, "val_loss": 0.05, "val_mse": 0.05}
+# Largest difference accepted between a run retrained on another device and its record: absolute
+# for accuracy (points), relative for the losses. Three runs trained on an H200 and retrained on a
+# 2-core CPU moved by at most 0.80 points and 2.3% (README, "make verify"); about twice that.
+TOLERANCE = {"val_acc": 1.5, "train_loss": 0.05, "val_loss": 0.05, "val_mse": 0.05}
 RELATIVE = ("train_loss", "val_loss", "val_mse")
 
 
@@ -185,9 +185,14 @@ def compare_run(name: str, got: Retrained, want: Mapping[str, Any]) -> str:
                      else f"{TOLERANCE[metric]:g} points")
             raise Disagreement(f"{name}: {metric} retrained on {got.device} is {mine:.6g}, recorded {value:.6g} "
                                f"on {want['device']}: further apart than the {limit} allowed across devices")
-    how = ("identical" if same_kind else
-           f"within the tolerance across devices ({got.device} against {want['device']})")
-    return f"{name}: {how}; val_acc {got.final.get('val_acc', math.nan):.4g}, recorded {want['final'].get('val_acc', math.nan):.4g}"
+    if same_kind:
+        return (f"{name}: identical; val_acc {got.final.get('val_acc', math.nan):.4g}, recorded "
+                f"{want['final'].get('val_acc', math.nan):.4g}")
+    apart = ", ".join(
+        f"{m} {got.final[m] - v:+.2f} points" if m not in RELATIVE else
+        f"{m} {100 * (got.final[m] - v) / abs(v):+.1f}%" for m, v in want["final"].items() if m in got.final)
+    return (f"{name}: within the tolerance across devices ({got.device} against {want['device']}): "
+            f"retrained minus recorded {apart}")
 
 
 def retrain(code: Path, names: list[str], palette: list[list[float]], data: Path,
