@@ -71,3 +71,18 @@ def test_runs_on_an_unavailable_device_stop_before_anything_trains(tiny_experime
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith("error: PA3_DEVICE=cuda but")
     assert not (tiny_experiments / "build" / "runs").exists()
+
+
+def test_a_page_of_runs_from_several_devices_says_so():
+    from types import SimpleNamespace
+
+    from pa3report.report import mixed_devices
+
+    def result(device):
+        return SimpleNamespace(meta={"device": device})
+
+    same = [result("cpu (AMD EPYC, 2 threads)")] * 3
+    assert mixed_devices(same) == []
+    mixed = same + [result("cuda (NVIDIA H200)")] * 2
+    assert mixed_devices(mixed) == [{"device": "cpu (AMD EPYC, 2 threads)", "runs": 3},
+                                    {"device": "cuda (NVIDIA H200)", "runs": 2}]
