@@ -21,6 +21,7 @@ from typing import IO, Callable, Iterator
 from tqdm import tqdm
 
 from .config import RunSpec
+from .devices import kind
 
 FULL_TRAIN_IMAGES = 5000  # the horses of CIFAR-10's training batches
 # Seconds per training image and epoch (validation included) when nothing similar is
@@ -48,10 +49,6 @@ class Record:
     num_filters: int
     device: str
     per_image: float  # seconds per training image and epoch
-
-
-def _kind(device: str) -> str:
-    return device.split(" ", 1)[0]
 
 
 @dataclass
@@ -82,13 +79,13 @@ class Estimator:
             lambda r: r.device == self.device and (r.model, r.task, r.batch_size, r.num_filters)
             == (e.model, e.task, e.batch_size, e.num_filters),
             lambda r: r.device == self.device and (r.model, r.task) == (e.model, e.task),
-            lambda r: _kind(r.device) == _kind(self.device) and (r.model, r.task) == (e.model, e.task),
+            lambda r: kind(r.device) == kind(self.device) and (r.model, r.task) == (e.model, e.task),
         )
         for match in tiers:
             found = [r.per_image for r in self.records if match(r)]
             if found:
                 return statistics.median(found)
-        default = DEFAULT_GPU if _kind(self.device) == "cuda" else DEFAULT_CPU.get(e.model, 0.001)
+        default = DEFAULT_GPU if kind(self.device) == "cuda" else DEFAULT_CPU.get(e.model, 0.001)
         return default * (e.num_filters / 32) ** 2
 
     def epoch_seconds(self, spec: RunSpec) -> float:

@@ -288,11 +288,11 @@ def tests_context(rows: Sequence[TestRow]) -> dict[str, Any]:
             "tests_adjusted": any(math.isfinite(r.p_adjusted) for r in rows)}
 
 
-def further_parts(page: Page, question: Question, answer: Answer) -> list[dict[str, Any]]:
+def further_parts(page: Page, question: Question, answer: Answer,
+                  tests: Mapping[str, Sequence[TestRow]]) -> list[dict[str, Any]]:
     """The folded parts of a question: each Going-further title of the answer or the outline,
-    in that order, with its prose, the tests only it cites, and its evidence."""
+    in that order, with its prose, the tests only it cites (tests_by_part), and its evidence."""
     prose = {s.title: s.html for s in answer.further} if answer.answered else {}
-    tests = tests_by_part(answer)[1] if answer.answered else {}
     titles = list(dict.fromkeys([*prose, *(ev.further for ev in question.evidence if ev.further)]))
     return [{"title": t, "html": prose.get(t), **tests_context(tests.get(t, [])),
              "evidence": evidence.build(page, question, t)} for t in titles]
@@ -308,10 +308,11 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
         qs = []
         for q in p.questions:
             a = answers[q.id]
+            main_tests, folded_tests = tests_by_part(a) if a.answered else ([], {})
             qs.append({"id": q.id, "title": q.title, "anchor": q.anchor, "evidence": evidence.build(page, q),
                        "answer": a.html, "state": a.state, "error": a.error,
-                       "answer_file": f"answers/{q.id}.md", **tests_context(tests_by_part(a)[0]),
-                       "further": further_parts(page, q, a)})
+                       "answer_file": f"answers/{q.id}.md", **tests_context(main_tests),
+                       "further": further_parts(page, q, a, folded_tests)})
         problems.append({"number": p.number, "title": p.title, "summary": p.summary, "anchor": p.anchor,
                          "questions": qs})
     unanswered = [q for q in QUESTIONS if not answers[q].answered]

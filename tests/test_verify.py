@@ -44,6 +44,17 @@ def check(zip_path: Path, env, root: Path, **kw) -> tuple[int, list[str], str]:
     return 0, lines, ""
 
 
+def in_record(change):
+    """An entry change for rewrite() that edits only results.json: change(record) mutates it."""
+    def edit(arc, data):
+        if arc != verify.RECORD:
+            return data
+        record = json.loads(data)
+        change(record)
+        return json.dumps(record).encode()
+    return edit
+
+
 def first_run(zip_path: Path) -> tuple[str, dict]:
     with zipfile.ZipFile(zip_path) as zf:
         rec = json.loads(zf.read(verify.RECORD))
@@ -93,14 +104,10 @@ def test_a_hand_edited_recorded_metric_names_the_run_and_metric(packed, tmp_path
     built, zip_path, env = packed
     name, rec = first_run(zip_path)
 
-    def edit(arc, data):
-        if arc != verify.RECORD:
-            return data
-        changed = json.loads(data)
-        changed["runs"][name]["final"]["val_acc"] += 5.0
-        return json.dumps(changed).encode()
+    def edit(record):
+        record["runs"][name]["final"]["val_acc"] += 5.0
 
-    code, _, err = check(rewrite(zip_path, tmp_path / "edited.zip", edit), env, built.root)
+    code, _, err = check(rewrite(zip_path, tmp_path / "edited.zip", in_record(edit)), env, built.root)
     assert code == 1 and err.startswith(f"{name}: val_acc reads") and "in results.json" in err, err
 
 
@@ -138,15 +145,11 @@ def test_numbers_the_code_does_not_reproduce_are_caught_by_retraining(packed, tm
 
     first = rewrite(zip_path, tmp_path / "page.zip", edit)
 
-    def reseal(arc, data):
-        if arc != verify.RECORD:
-            return data
-        changed = json.loads(data)
-        changed["runs"][name]["final"]["val_acc"] = new
-        changed["files"]["html/index.html"] = verify.sha256_bytes(page["bytes"])
-        return json.dumps(changed).encode()
+    def reseal(record):
+        record["runs"][name]["final"]["val_acc"] = new
+        record["files"]["html/index.html"] = verify.sha256_bytes(page["bytes"])
 
-    code, lines, err = check(rewrite(first, tmp_path / "resealed.zip", reseal), env, built.root)
+    code, lines, err = check(rewrite(first, tmp_path / "resealed.zip", in_record(reseal)), env, built.root)
     assert code == 1 and err.startswith(f"{name}: val_acc retrained is"), (err, lines)
 
 
@@ -154,14 +157,10 @@ def test_another_device_is_held_to_the_stated_tolerance(packed, tmp_path):
     built, zip_path, env = packed
     name, _ = first_run(zip_path)
 
-    def elsewhere(arc, data):
-        if arc != verify.RECORD:
-            return data
-        changed = json.loads(data)
-        changed["runs"][name]["device"] = "cuda (NVIDIA H200)"
-        return json.dumps(changed).encode()
+    def elsewhere(record):
+        record["runs"][name]["device"] = "cuda (NVIDIA H200)"
 
-    code, lines, err = check(rewrite(zip_path, tmp_path / "gpu.zip", elsewhere), env, built.root)
+    code, lines, err = check(rewrite(zip_path, tmp_path / "gpu.zip", in_record(elsewhere)), env, built.root)
     assert code == 0, err
     assert any(line.startswith(f"{name}: within the tolerance across devices") for line in lines)
 
