@@ -23,53 +23,19 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from . import formats
+from .answer_context import RunTable, RunView
 from .claims import Claim, ClaimExtension
 from .config import QUESTIONS
 from .errors import closest
 from .fields import Fields
 from .compare import ALPHA, TESTS, Comparison, compare, holm, verdict
 
-# Per-epoch fields every run records (see train.train_epoch).
-FINAL_FIELDS = ("epoch", "train_loss", "val_loss", "val_acc", "val_mse", "epoch_seconds")
 OVERVIEW = "overview"
 _SAFE_LINK = re.compile(r"^(https?:|mailto:|#|\.{0,2}/|[\w.\-/]+(#[\w\-]*)?$)", re.IGNORECASE)
 _SAFE_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp);", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- the context
-
-
-class RunTable(dict):
-    """Run name -> RunView; unknown names are reported with the closest known one."""
-
-
-@dataclass(frozen=True)
-class RunView:
-    """What an answer may say about one run. Values are NaN while a run is not cached."""
-
-    name: str
-    title: str
-    model: str
-    task: str
-    epochs: int  # as trained (a --quick preview caps it)
-    planned_epochs: int  # as the experiment list asks
-    batch_size: int
-    learn_rate: float
-    num_filters: int
-    kernel: int
-    quick: bool
-    available: bool
-    seconds: float  # this seed's training time
-    final: Fields
-    best: Fields
-    seeds: int = 1  # available runs of the same entry (its seeds), this one included
-    mean: Fields = field(default_factory=lambda: Fields("mean", {}))  # final metrics over the seeds
-    sd: Fields = field(default_factory=lambda: Fields("sd", {}))  # their standard deviation (NaN for one)
-    values: Fields = field(default_factory=lambda: Fields("values", {}))  # per-seed final metrics, by seed
-    seed_ids: tuple[int, ...] = ()  # the seeds behind values, in the same order
-    median_seconds: float = math.nan  # training time, median over the seeds (as the metrics tables show it)
-    list_name: str = ""  # the experiment list (experiments/<list_name>.toml) that trains it
-    history: tuple[Fields, ...] = field(default=())
 
 
 class AnswerUndefined(StrictUndefined):
@@ -87,7 +53,7 @@ class AnswerUndefined(StrictUndefined):
             return (f"{obj.owner} has no field {name!r}{closest(str(name), obj)}; "
                     f"fields: {', '.join(obj)}")
         if isinstance(obj, RunView):
-            known = [f for f in RunView.__dataclass_fields__]
+            known = RunView.names()
             return f"run {obj.name!r} has no attribute {name!r}{closest(str(name), known)}; known: {', '.join(known)}"
         return super()._undefined_message
 

@@ -9,6 +9,7 @@ import os
 import shlex
 import sys
 import time
+from typing import Any
 from pathlib import Path
 
 from . import __version__, config, lists
@@ -150,7 +151,8 @@ def _student(args: argparse.Namespace):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import gather, render
+    from .gathering import gather
+    from .report import render
 
     paths = _paths(args)
     student = _student(args)
@@ -213,21 +215,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """List unanswered questions and broken answers; exit 1 when there are any."""
-    import numpy as np
-
     from . import answers
-    from .data import NUM_COLOURS
-    from .report import Gathered, answer_context, evidence_page, gather
-    from .runs import RunInfo
+    from .answer_context import answer_context
+    from .gathering import gather
+    from .page_context import evidence_page
 
     paths = _paths(args)
-    try:
-        gathered = gather(paths, args.quick, run_missing=False)
-    except UserError as exc:
-        print(f"note: checking names only, no results are readable ({exc})", file=sys.stderr)
-        specs = specs_for(config.load_experiments(paths.experiments), args.quick)
-        gathered = Gathered({s.name: RunInfo(s, None, "missing") for s in specs},
-                            np.zeros((NUM_COLOURS, 3), np.float32), args.quick)
+    gathered = gather(paths, args.quick, run_missing=False, missing_data_ok=True)
     # the measurements as far as they are stored: check never computes them (nor reads the images)
     page, views = evidence_page(paths, gathered, compute=False)
     folder = paths.root / "answers"
@@ -247,7 +241,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_zip(args: argparse.Namespace) -> int:
     from . import package, verify
-    from .report import Student, gather, render
+    from .gathering import gather
+    from .report import Student, render
 
     paths = _paths(args)
     package.zip_name(args.name, args.surname)  # bad names fail before any work
@@ -291,19 +286,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pa3report {__version__}")
     parser.add_argument("--root", default=os.getcwd(), help="project folder (default: current)")
     sub = parser.add_subparsers(dest="command", required=True)
+    _training_commands(sub)
+    _submission_commands(sub)
+    return parser
 
-    def common(p: argparse.ArgumentParser, settable: bool = True) -> None:
-        p.add_argument("--quick", action="store_true",
-                       help="preview: at most 2 epochs on 1000 train / 200 val images")
-        if settable:
-            p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                           help="override a hyper-parameter, e.g. --set epochs=2 (repeatable)")
 
-    def choose(p: argparse.ArgumentParser, what: str) -> None:
-        p.add_argument("--lists", type=lists.parse, metavar="LIST[,LIST]",
-                       help=f"{what} only the experiments of these lists (experiments/LIST.toml), "
-                            "e.g. handout or handout,sweep (default: every list)")
+def common(p: argparse.ArgumentParser, settable: bool = True) -> None:
+    p.add_argument("--quick", action="store_true",
+                   help="preview: at most 2 epochs on 1000 train / 200 val images")
+    if settable:
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a hyper-parameter, e.g. --set epochs=2 (repeatable)")
 
+
+def choose(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--lists", type=lists.parse, metavar="LIST[,LIST]",
+                   help=f"{what} only the experiments of these lists (experiments/LIST.toml), "
+                        "e.g. handout or handout,sweep (default: every list)")
+
+
+def _training_commands(sub: Any) -> None:
+    """list, run, results and report: what trains and what shows the results."""
     p = sub.add_parser("list", help="every experiment, its list, questions and cache status")
     choose(p, "show")
     common(p, settable=False)
@@ -337,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p, settable=False)
     p.set_defaults(func=cmd_report)
 
+
+def _submission_commands(sub: Any) -> None:
+    """check, zip, verify and prune: what readies, packs and checks a submission."""
     p = sub.add_parser("check", help="list unanswered questions and broken answers (exit 1 if any)")
     common(p, settable=False)
     p.set_defaults(func=cmd_check)
@@ -361,7 +367,6 @@ def build_parser() -> argparse.ArgumentParser:
                                      "current experiment list and code no longer produce")
     p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     p.set_defaults(func=cmd_prune)
-    return parser
 
 
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}

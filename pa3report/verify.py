@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from .devices import device_name, pick_device
 from .errors import UserError
 from .fsutil import sha256_bytes
-from .runner import RESULT_MODULES
+from .plan import RESULT_MODULES
 from .store import SHORT
 
 if TYPE_CHECKING:
-    from .report import Gathered
+    from .gathering import Gathered
 
 RECORD = "html/results.json"  # inside html/, so the zip keeps its three parts
 FORMAT = 1

@@ -13,7 +13,8 @@ import numpy as np
 
 from pa3report.cifar import BATCH_DIR
 from pa3report.config import Experiment, load_experiments
-from pa3report.report import Gathered, Rendered, Student, gather, render
+from pa3report.gathering import Gathered, gather
+from pa3report.report import Rendered, Student, render
 from pa3report.inputs import Paths
 
 from .conftest import PROJECT, make_cifar

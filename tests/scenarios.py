@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pa3report import answers
-from pa3report.answers import Answer, RunTable, RunView
+from pa3report.answer_context import RunTable, RunView
+from pa3report.answers import Answer
 from pa3report.fields import Fields
-from pa3report.report import Gathered, answer_context, evidence_page
+from pa3report.answer_context import answer_context
+from pa3report.gathering import Gathered
+from pa3report.page_context import evidence_page
 from pa3report.runs import RunInfo
 
 SCENARIOS = ("as_is", "handout_only", "one_seed", "failed_seed", "reversed")
@@ -119,7 +122,7 @@ def main(argv: list[str]) -> int:
     import os
 
     from pa3report.inputs import Paths
-    from pa3report.report import gather
+    from pa3report.gathering import gather
 
     if not argv or argv[0] not in SCENARIOS:
         print(__doc__)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pa3report import answers
-from pa3report.answers import RunTable, RunView
+from pa3report.answer_context import RunTable, RunView
+from pa3report.config import Experiment
 from pa3report.fields import Fields
 from pa3report.config import QUESTIONS
 
@@ -18,8 +19,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def view(name: str, val_acc: float) -> RunView:
     final = Fields(f"runs.{name}.final", {"val_acc": val_acc, "val_loss": 1.25})
-    return RunView(name=name, title="t", model="UNet", task="colourization", epochs=2, planned_epochs=25,
-                   batch_size=100, learn_rate=0.001, num_filters=32, kernel=3, quick=True, available=True,
+    return RunView(experiment=Experiment(name, "UNet", "colourization", title="t", epochs=25),
+                   epochs=2, quick=True, available=True,
                    seconds=3.0, final=final, best=final)
 
 
@@ -111,8 +112,8 @@ def seeded(name: str, values: list[float], model: str = "UNet", seed_ids: tuple[
     mean = {"val_acc": statistics.mean(values)}
     sd = {"val_acc": statistics.stdev(values) if len(values) > 1 else nan}
     final = Fields(f"runs.{name}.final", {"val_acc": values[0]})
-    return RunView(name=name, title="t", model=model, task="colourization", epochs=2, planned_epochs=25,
-                   batch_size=100, learn_rate=0.001, num_filters=32, kernel=3, quick=False, available=True,
+    return RunView(experiment=Experiment(name, model, "colourization", title="t", epochs=25),
+                   epochs=2, quick=False, available=True,
                    seconds=1.0, final=final, best=final, seeds=len(values), mean=Fields(f"runs.{name}.mean", mean),
                    sd=Fields(f"runs.{name}.sd", sd), values=Fields(f"runs.{name}.values", {"val_acc": list(values)}),
                    seed_ids=seed_ids if seed_ids is not None else tuple(range(len(values))))
@@ -169,9 +170,8 @@ def seeded_view(name: str, accs: list[float]) -> RunView:
     """A run whose entry has per-seed values (for gap)."""
     mean = sum(accs) / len(accs) if accs else float("nan")
     final = Fields(f"runs.{name}.final", {"val_acc": accs[0] if accs else float("nan")})
-    return RunView(name=name, title=name.upper(), model="UNet" if "unet" in name else "CNN",
-                   task="colourization", epochs=25, planned_epochs=25, batch_size=100, learn_rate=0.001,
-                   num_filters=32, kernel=3, quick=False, available=bool(accs), seconds=3.0, final=final,
+    return RunView(experiment=Experiment(name, "UNet" if "unet" in name else "CNN", "colourization", title=name.upper(), epochs=25),
+                   epochs=25, quick=False, available=bool(accs), seconds=3.0, final=final,
                    best=final, seeds=len(accs), mean=Fields(f"runs.{name}.mean", {"val_acc": mean}),
                    sd=Fields(f"runs.{name}.sd", {"val_acc": 0.5}),
                    values=Fields(f"runs.{name}.values", {"val_acc": accs}), seed_ids=tuple(range(len(accs))))
@@ -253,3 +253,18 @@ def test_verdict_words_in_the_answers_come_from_a_test_or_a_claim():
         kept.append(src[pos:])
         prose = re.sub(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", " ", "".join(kept), flags=re.S)
         assert not re.search(r"real difference|reliabl", prose, re.I), path.name
+
+
+def test_a_run_exposes_every_field_of_its_experiment(tmp_path):
+    """An answer can quote any setting of the list (optimizer, loss, weight decay), not only a few."""
+    e = Experiment("p6_sgd", "UNet", "colourization", title="SGD", epochs=25, optimizer="sgd",
+                   weight_decay=1e-4, learn_rate=0.05)
+    final = Fields("runs.p6_sgd.final", {"val_acc": 50.0})
+    runs = RunTable({"p6_sgd": RunView(experiment=e, epochs=2, quick=True, available=True, seconds=1.0,
+                                       final=final, best=final)})
+    got = render_with(tmp_path, "{{ runs.p6_sgd.optimizer }}, {{ runs.p6_sgd.loss }}, "
+                                "{{ runs.p6_sgd.weight_decay }}, {{ runs.p6_sgd.planned_epochs }}, "
+                                "{{ runs.p6_sgd.epochs }}.\n", runs)
+    assert "sgd, ce, 0.0001, 25, 2." in got.html
+    wrong = render_with(tmp_path, "{{ runs.p6_sgd.optimiser }}\n", runs)
+    assert wrong.error and "optimizer" in wrong.error and "weight_decay" in wrong.error

@@ -65,7 +65,8 @@ def answer_of(tmp_path, question: str, infos, measured: dict):
 
     from pa3report import answers, measurements
     from pa3report.page import FigureMaker, Page
-    from pa3report.report import Gathered, answer_context
+    from pa3report.answer_context import answer_context
+    from pa3report.gathering import Gathered
 
     runs = {r.name: r for r in infos}
     palette = np.random.default_rng(0).random((24, 3)).astype(np.float32)

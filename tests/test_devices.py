@@ -76,7 +76,7 @@ def test_runs_on_an_unavailable_device_stop_before_anything_trains(tiny_experime
 def test_a_page_of_runs_from_several_devices_says_so():
     from types import SimpleNamespace
 
-    from pa3report.report import mixed_devices
+    from pa3report.page_context import mixed_devices
 
     def result(device):
         return SimpleNamespace(meta={"device": device})

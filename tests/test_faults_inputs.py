@@ -388,13 +388,14 @@ def test_broken_answer_names_file_and_line(answers_mod, tmp_path, kind):
 
 def test_hostile_answers_in_the_rendered_report(project, capsys):
     report = pytest.importorskip("pa3report.report")
+    gathering = pytest.importorskip("pa3report.gathering")
     from pa3report.inputs import Paths
 
     answers = project / "answers"
     (answers / "1.1.md").write_text("\n\n".join(HOSTILE.values()) + "\n")
     (answers / "1.2.md").write_text("Fine so far.\n\n{{ runs.no_such_run.final.val_acc }}\n")
     paths = Paths.from_root(project)
-    gathered = report.gather(paths, quick=True, run_missing=False, show_progress=False)
+    gathered = gathering.gather(paths, quick=True, run_missing=False, show_progress=False)
     page = report.render(paths, gathered).index.read_text(encoding="utf-8")
     assert dangerous(page) == []
     assert "<script>alert" not in page and 'href="javascript:' not in page.lower()

@@ -417,7 +417,8 @@ def test_damaged_cache_entry_is_reported_and_recomputed(tiny_experiments, capsys
 
 def test_damaged_result_never_reaches_the_report(tiny_experiments, capsys):
     pytest.importorskip("pa3report.report")
-    from pa3report.report import gather, render
+    from pa3report.gathering import gather
+    from pa3report.report import render
 
     root = tiny_experiments
     paths = Paths.from_root(root)
@@ -546,12 +547,13 @@ def test_every_load_of_weights_or_pickles_is_restricted():
 
 def test_two_reports_finishing_at_once_both_succeed(tiny_experiments):
     report = pytest.importorskip("pa3report.report")
+    gathering = pytest.importorskip("pa3report.gathering")
     import threading
 
     root = tiny_experiments
     paths = Paths.from_root(root)
     make_runner(root).run([specs(root)["tiny_reg"]])
-    gathered = report.gather(paths, quick=False, run_missing=False, show_progress=False)
+    gathered = gathering.gather(paths, quick=False, run_missing=False, show_progress=False)
     html = report.render(paths, gathered).index.parent  # an earlier report is in place
     real_replace = os.replace
     other: dict = {}

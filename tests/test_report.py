@@ -18,7 +18,8 @@ from pa3report.cli import main
 from pa3report.config import QUESTIONS
 from pa3report.figures import png_size
 from pa3report.package import local_links
-from pa3report.report import Student, gather, render
+from pa3report.gathering import gather
+from pa3report.report import Student, render
 
 from .reportkit import copy_project, quick_project
 
@@ -413,7 +414,7 @@ def test_headless_chromium_loads_the_page_with_every_image(built, tmp_path):
 
 def analysis_of(built):
     """The measurements the report was built from (read back from their cache, never recomputed)."""
-    from pa3report.report import evidence_page
+    from pa3report.page_context import evidence_page
 
     found = evidence_page(built.paths, built.gathered, compute=False)[0].measured
     assert all(v is not None for v in found.values()), "render() must leave its measurements in the cache"
@@ -691,7 +692,7 @@ def test_a_report_of_one_list_shows_the_others_as_not_run_and_check_passes(built
 
 def test_answers_see_the_median_training_time_the_tables_show():
     """One seed slowed by other work must not set the time an answer quotes."""
-    from pa3report.report import run_view
+    from pa3report.answer_context import run_view
     from .runkit import run
     group = [run("u" if s == 0 else f"u_s{s}", group="u", seed=s, epochs=2, seconds=t)
              for s, t in enumerate((30.0, 5.0, 6.0))]

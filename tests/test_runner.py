@@ -7,7 +7,8 @@ import torch
 from pa3report import config
 from pa3report.config import RunSpec
 from pa3report.inputs import Paths, load_inputs
-from pa3report.runner import Runner, code_digest
+from pa3report.plan import code_digest
+from pa3report.runner import Runner
 
 CPU = torch.device("cpu")
 
@@ -162,7 +163,7 @@ def _seeded(tiny_experiments: Path) -> dict[str, RunSpec]:
 
 
 def test_wave_numbers_count_seeds_within_each_entry(tiny_experiments):
-    from pa3report.runner import wave_numbers
+    from pa3report.plan import wave_numbers
 
     sp = _seeded(tiny_experiments)
     waves = wave_numbers(sp.values())
