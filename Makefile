@@ -39,7 +39,7 @@ JOBS ?= 1
 LISTS ?=
 LISTS_FLAG := $(if $(strip $(LISTS)),--lists "$(strip $(LISTS))",)
 
-.PHONY: report run runs list check test bench zip verify prune clean help
+.PHONY: report run runs list check test test-all bench zip verify prune clean help
 
 help:
 	@echo "make report              train what is not cached, then write build/html/index.html"
@@ -52,7 +52,8 @@ help:
 	@echo "make zip NAME=.. SURNAME=..  the submission zip (needs the full report)"
 	@echo "make verify ZIP=file.zip check a submission: retrain its cheapest runs from its own code"
 	@echo "make prune               remove cached results the current list and code no longer produce"
-	@echo "make test                the test suite"
+	@echo "make test                the fast tests (about 2 minutes on 2 cores)"
+	@echo "make test-all            every test, the slow ones too (what CI runs)"
 	@echo "make bench               time the training engine (benchmarks/bench.py); AGAINST=rev: against that revision"
 	@echo "make clean               remove the report and figures (keeps trained runs)"
 	@echo "make help                this list"
@@ -109,7 +110,11 @@ list: $(STAMP)
 prune: $(STAMP)
 	$(PY) -m pa3report prune
 
+# The fast set: the tests marked slow (parallel jobs, subprocess end-to-end runs, fuzzing) wait for test-all.
 test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 # AGAINST=rev: time this checkout's engine against git revision rev's, alternately in one run.

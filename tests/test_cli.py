@@ -27,6 +27,7 @@ def assert_user_error(proc: subprocess.CompletedProcess, *words: str) -> None:
         assert w in proc.stderr
 
 
+@pytest.mark.slow
 def test_list_run_results(tiny_experiments):
     out = cli(tiny_experiments, "list")
     assert out.returncode == 0, out.stderr
@@ -70,6 +71,7 @@ def test_offline_without_data_is_a_clear_error(tiny_experiments, tmp_path):
     assert_user_error(proc, "cs.toronto.edu", "PA3_DATA", "cifar-10-batches-py")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not REAL_DATA, reason="no real CIFAR-10 copy next to the project (set PA3_REAL_DATA)")
 def test_real_data_quick_run(tmp_path):
     root = tmp_path / "proj"

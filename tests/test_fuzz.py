@@ -136,6 +136,7 @@ jinja_bits = st.sampled_from(["{{", "}}", "{%", "%}", "{#", "#}", "runs.p3_unet.
                               "range(10**9)", "runs", ".", "[0]", "lipsum", "self"])
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(parts=st.lists(st.one_of(jinja_bits, st.text(max_size=8)), max_size=12))

@@ -28,6 +28,7 @@ def dry_run(root: Path, tmp_path: Path, budget_s: int, **env_extra: str):
     return root, out, proc
 
 
+@pytest.mark.slow
 def test_gpu_script_dry_run_writes_the_timings(tiny_experiments, tmp_path):
     root, out, proc = dry_run(tiny_experiments, tmp_path, budget_s=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -42,6 +43,7 @@ def test_gpu_script_dry_run_writes_the_timings(tiny_experiments, tmp_path):
     assert not (root / "build").exists()  # the list ran in a build folder of its own
 
 
+@pytest.mark.slow
 def test_gpu_script_keeps_a_given_build_folder_and_repeats_the_cheapest_run(tiny_experiments, tmp_path):
     """LIST_BUILD keeps the list's results (to fetch them), JOBS trains in parallel, and
     repeat.txt says whether a run trained again matches: on the CPU it must, bit for bit."""

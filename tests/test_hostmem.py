@@ -48,6 +48,7 @@ def child(mode: str) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_freed_memory_is_kept_and_training_is_bit_identical():
     default, kept = child("default"), child("keep")
     assert default["released_mb"] > 48  # glibc hands the block back to the kernel...
@@ -71,6 +72,7 @@ def released_after_free() -> float:
     return before - rss_mb()
 
 
+@pytest.mark.slow
 def test_a_jobs_worker_keeps_freed_memory():
     """A worker started the way `--jobs` starts them (spawned, with the runner's initializer)
     keeps freed memory; a worker started without it gives the memory back."""

@@ -156,7 +156,7 @@ class Recorder:
         self.closed = True
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_runner_reports_plan_epochs_and_results(tiny_experiments, jobs):
     paths = Paths.from_root(tiny_experiments)
     runner = Runner(paths, load_inputs(paths), device=CPU, show_progress=False)

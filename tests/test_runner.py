@@ -190,6 +190,7 @@ def test_first_wave_trains_only_seed_0_of_each_entry_and_keeps_trajectories_whol
     assert len(told[2][2]) == 9
 
 
+@pytest.mark.slow
 def test_waves_with_parallel_jobs_are_told_in_order(tiny_experiments):
     sp = _seeded(tiny_experiments)
     chosen = [sp[n] for n in ("tiny_reg", "tiny_reg_s1", "tiny_cnn_e1", "tiny_cnn_e1_s1")]

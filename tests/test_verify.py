@@ -74,6 +74,7 @@ def test_the_zip_records_every_run_and_keeps_its_three_parts(packed):
     assert set(one) == {"fingerprint", "epochs", "final", "seconds", "device", "torch"}
 
 
+@pytest.mark.slow
 def test_an_untouched_zip_agrees_identically_on_the_device_that_trained_it(packed):
     built, zip_path, env = packed
     code, lines, err = check(zip_path, env, built.root)
@@ -125,6 +126,7 @@ def test_a_changed_line_of_code_is_caught(packed, tmp_path, module, expected):
     assert code == 1 and err.startswith(expected), err
 
 
+@pytest.mark.slow
 def test_numbers_the_code_does_not_reproduce_are_caught_by_retraining(packed, tmp_path):
     """Page, record and manifest edited consistently: only retraining can tell."""
     built, zip_path, env = packed
@@ -153,6 +155,7 @@ def test_numbers_the_code_does_not_reproduce_are_caught_by_retraining(packed, tm
     assert code == 1 and err.startswith(f"{name}: val_acc retrained is"), (err, lines)
 
 
+@pytest.mark.slow
 def test_another_device_is_held_to_the_stated_tolerance(packed, tmp_path):
     built, zip_path, env = packed
     name, _ = first_run(zip_path)
