@@ -168,3 +168,23 @@ def test_make_clean_cleans_the_build_folder_pa3_build_names(tmp_path):
                    capture_output=True, timeout=60)
     assert sorted(p.name for p in build.iterdir()) == ["runs"]
     assert (build / "runs" / "kept.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_wheel_holds_every_subpackage(tmp_path):
+    """`pip install .` (not only the editable install make uses) must ship measurements/ and evidence/."""
+    import zipfile
+
+    project = Path(pa3report.__file__).resolve().parents[1]
+    source = tmp_path / "source"  # built from a copy: setuptools writes build/ where it builds
+    shutil.copytree(project / "pa3report", source / "pa3report", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.txt"):
+        shutil.copy(project / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                           "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.skip(f"no wheel could be built here: {done.stderr.strip()[-200:]}")
+    (wheel,) = tmp_path.glob("pa3report-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {str(p.relative_to(source)).replace("\\", "/") for p in (source / "pa3report").rglob("*.py")}
+    assert modules - names == set()
