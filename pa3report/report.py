@@ -41,16 +41,10 @@ from .devices import device_name, fallback_note
 from .runner import Diverged, Outcome, Runner, specs_for, summary_line, wave_numbers
 from .inputs import Inputs, Paths, load_inputs
 from .runs import RunInfo, training_seconds
-from .store import SHORT, Store
+from .store import SHORT
 
 TEMPLATE = "report.html.j2"
 GALLERY_TEMPLATE = "gallery.html.j2"
-STATE_FILE = "report.json"
-
-
-def html_dir(paths: Paths) -> Path:
-    """Where the finished report lives (build/html)."""
-    return paths.build / "html"
 
 
 @dataclass(frozen=True)
@@ -181,7 +175,7 @@ def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
             "val_loss_epoch": int(hist.loc[hist["val_loss"].idxmin(), "epoch"])})
         history = tuple(Fields(f"runs.{info.name}.history[{i}]", row)
                         for i, row in enumerate(hist.to_dict(orient="records")))
-        seconds = float(info.result.meta.get("seconds", nan))
+        seconds = info.result.meta.seconds
     else:
         final = Fields(f"runs.{info.name}.final", {k: nan for k in FINAL_FIELDS})
         best = Fields(f"runs.{info.name}.best", {k: nan for k in (
@@ -236,9 +230,9 @@ def evidence_page(paths: Paths, gathered: Gathered, compute: bool = True,
     used: list[str] = []
     found = measurements.measure(
         kinds(outline), gathered.runs, gathered.palette,
-        paths.build, inputs.identity if inputs else None, (lambda: inputs.horses.test) if inputs else None,
+        paths.analysis, inputs.identity if inputs else None, (lambda: inputs.horses.test) if inputs else None,
         compute=compute, used=used)
-    page = Page(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"), found,
+    page = Page(gathered.runs, gathered.palette, FigureMaker(paths.figures), found,
                 has_data=inputs is not None, analysis_files=used, selection=gathered.selection)
     return page, measurements.views(found)
 
@@ -262,10 +256,11 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
             "name": info.name, "title": e.title, "questions": ", ".join(e.questions),
             "config": [(k, _number(v)) for k, v in config.items()],
             "final": [(k, _number(v)) for k, v in (r.final.items() if r else [])],
-            "seconds": duration(float(r.meta.get("seconds", 0.0))) if r else "–",
-            "device": r.meta.get("device", "?") if r else "–",
-            "torch": r.meta.get("torch", "?") if r else "–",
-            "finished": r.meta.get("finished_at", "") if r else "",
+            # a time meta.json does not record counts as 0 s, as in the total (runs.training_seconds)
+            "seconds": duration(r.meta.seconds if math.isfinite(r.meta.seconds) else 0.0) if r else "–",
+            "device": r.meta.device if r else "–",
+            "torch": r.meta.torch if r else "–",
+            "finished": r.meta.finished_at if r else "",
             "fingerprint": info.fingerprint[:SHORT] if r else "–",
             "how": how, "available": info.available,
         })
@@ -277,7 +272,7 @@ def mixed_devices(results: Sequence[Any]) -> list[dict[str, Any]]:
     bit for bit comparable, so the page says so."""
     counts: dict[str, int] = {}
     for r in results:
-        name = str(r.meta.get("device", "?"))
+        name = r.meta.device
         counts[name] = counts.get(name, 0) + 1
     return [{"device": d, "runs": n} for d, n in sorted(counts.items())] if len(counts) > 1 else []
 
@@ -302,7 +297,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
                   outline: tuple[Problem, ...] = PROBLEMS) -> dict[str, Any]:
     """The plain dict the template renders; all decisions are made here, not in the template."""
     results = [r.result for r in gathered.runs.values() if r.result is not None]
-    finished = sorted(r.meta.get("finished_at", "") for r in results)
+    finished = sorted(r.meta.finished_at for r in results)
     problems = []
     for p in outline:
         qs = []
@@ -322,8 +317,8 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
     return {
         "student": student.full,
         "date": finished[-1][:10] if finished else "",
-        "torch": ", ".join(sorted({r.meta.get("torch", "?") for r in results})) or torch.__version__,
-        "devices": ", ".join(sorted({r.meta.get("device", "?") for r in results})) or "–",
+        "torch": ", ".join(sorted({r.meta.torch for r in results})) or torch.__version__,
+        "devices": ", ".join(sorted({r.meta.device for r in results})) or "–",
         "mixed_devices": mixed_devices(results),
         "compute": duration(training_seconds(gathered.runs.values())),
         "quick": gathered.quick,
@@ -401,8 +396,8 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student(),
                         index.write_text(gallery.render(question=q, item=item, student=context["student"],
                                                         quick=context["quick"]), encoding="utf-8")
         os.chmod(staging, 0o755)
-        with Store(paths.build).lock("report-html"):  # two reports swap one after the other
-            swap_in(staging, html_dir(paths))
+        with paths.store.lock("report-html"):  # two reports swap one after the other
+            swap_in(staging, paths.html)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -413,9 +408,9 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student(),
              "failed": sorted(gathered.failures),
              "fingerprints": {n: r.fingerprint for n, r in gathered.runs.items()},
              "files": used_files(paths, gathered, page)}
-    atomic_write(paths.build / STATE_FILE, json.dumps(state, indent=2, sort_keys=True).encode())
+    atomic_write(paths.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
     finish()
-    return Rendered(html_dir(paths) / "index.html", len(maker.files), maker.drawn, time.perf_counter() - start,
+    return Rendered(paths.html / "index.html", len(maker.files), maker.drawn, time.perf_counter() - start,
                     gathered.quick, tuple(gathered.missing), tuple(context["unanswered"]),
                     tuple(sorted(gathered.failures)))
 
@@ -425,7 +420,7 @@ def used_files(paths: Paths, gathered: Gathered, page: Page) -> dict[str, Any]:
     (the last quick and the last full render are both kept: each is a `make report` away)."""
     mode = "quick" if gathered.quick else "full"
     try:
-        previous = json.loads((paths.build / STATE_FILE).read_text()).get("files", {})
+        previous = json.loads(paths.state_file.read_text()).get("files", {})
     except (OSError, ValueError, AttributeError):
         previous = {}
     files = {k: v for k, v in previous.items() if k in ("quick", "full") and k != mode} \

@@ -26,7 +26,7 @@ from .inputs import Inputs, Paths, load_inputs
 from .errors import UserError
 from .hostmem import keep_freed_memory
 from .fsutil import digest, source_digest
-from .store import SHORT, RunResult, Store
+from .store import SHORT, RunMeta, RunResult, Store
 from .devices import device_name, pick_device
 from .train import TrainState, new_state, sample_outputs, train
 
@@ -91,7 +91,7 @@ class Runner:
 
     @property
     def store(self) -> Store:
-        return Store(self.paths.build)
+        return self.paths.store
 
     def _keys(self, spec: RunSpec, with_epochs: bool) -> str:
         return digest({"hyper": spec.hyper(with_epochs=with_epochs), "code": self.code,
@@ -320,20 +320,22 @@ class Runner:
         samples = sample_outputs(state.model, spec.experiment.head, data, self.device)
         if spec.experiment.task == "super_resolution":
             samples["bilinear"] = data_mod.bilinear_baseline(data.sample_rgb)
-        meta: dict[str, Any] = {
-            "experiment": dataclasses.asdict(spec.experiment),
-            "hyper": spec.hyper(),
-            "quick": spec.quick,
-            "trajectory": trajectory,
-            "final": final,
-            "seconds": float(history["epoch_seconds"].sum()),
-            "device": device_name(self.device),
-            "torch": torch.__version__,
-            "palette": self.inputs.palette_source,
-            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+        meta = RunMeta(
+            name=spec.name,
+            fingerprint=self.fingerprint(spec),
+            experiment=dataclasses.asdict(spec.experiment),
+            hyper=spec.hyper(),
+            quick=spec.quick,
+            trajectory=trajectory,
+            final=final,
+            seconds=float(history["epoch_seconds"].sum()),
+            device=device_name(self.device),
+            torch=torch.__version__,
+            palette=self.inputs.palette_source,
+            finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
         weights = {k: v.detach().cpu() for k, v in state.model.state_dict().items()}
-        return self.store.save(spec.name, self.fingerprint(spec), meta, history, weights, samples)
+        return self.store.save(meta, history, weights, samples)
 
 
 def wave_numbers(specs: Iterable[RunSpec]) -> dict[str, int]:
@@ -412,5 +414,5 @@ def summary_line(outcome: Outcome) -> str:
     preview = " [quick preview]" if outcome.spec.quick else ""
     return (f"{outcome.spec.name:<24} {outcome.how:<8} epochs {outcome.spec.epochs:>3}  "
             f"train_loss {f['train_loss']:.4f}  val_loss {f['val_loss']:.4f}  {metric}  "
-            f"{outcome.result.meta['seconds']:.1f}s{preview}")
+            f"{outcome.result.meta.seconds:.1f}s{preview}")
 
