@@ -312,8 +312,8 @@ def recorded_lists() -> dict[str, tuple[float, int, int]]:
         if result is not None:
             cached[name] = cached.get(name, 0) + 1
             key = runner.trajectory(spec)
-            if result.meta["seconds"] > longest.get(key, (0.0, ""))[0]:
-                longest[key] = (result.meta["seconds"], name)
+            if result.meta.seconds > longest.get(key, (0.0, ""))[0]:
+                longest[key] = (result.meta.seconds, name)
     seconds = {name: 0.0 for name in listed}
     for value, name in longest.values():
         seconds[name] += value

@@ -85,7 +85,7 @@ def _history_fields(info: RunInfo) -> tuple[Fields, Fields, tuple[Fields, ...]]:
 def run_view(info: RunInfo, group: list[RunInfo]) -> RunView:
     """What answers see of one run; `group` is every available seed of its entry."""
     final, best, history = _history_fields(info)
-    seconds = float(info.result.meta.get("seconds", math.nan)) if info.result is not None else math.nan
+    seconds = info.result.meta.seconds if info.result is not None else math.nan
     stats = seeds.entry_stats(group, info.experiment.base)
     owner = f"runs.{info.name}"
     return RunView(

@@ -15,7 +15,8 @@ from pathlib import Path
 from . import __version__, config, lists
 from .errors import UserError
 from .hostmem import keep_freed_memory
-from .progress import Estimator, Overall, duration, end_steps
+from .formats import duration
+from .progress import Estimator, Overall, end_steps
 from .devices import device_name, fallback_note
 from .runner import Diverged, Runner, specs_for, summary_line
 from .inputs import Paths, load_inputs
@@ -131,12 +132,12 @@ def cmd_results(args: argparse.Namespace) -> int:
             raise UserError(
                 f"{spec.name} is not cached with these settings (fingerprint {runner.fingerprint(spec)[:16]}); "
                 f"`results` only reads the cache. Train it with `{_run_command(spec, args)}` "
-                f"(about {duration(guess)} here), then ask again.")
+                f"(about {duration(guess, rough=True)} here), then ask again.")
         out[spec.name] = {
             "fingerprint": r.fingerprint, "quick": spec.quick, "cached": True,
-            "config": r.meta["experiment"], "final": r.final,
+            "config": r.meta.experiment, "final": r.final,
             "history": r.history.to_dict(orient="records"),
-            "seconds": r.meta["seconds"], "device": r.meta["device"],
+            "seconds": r.meta.seconds, "device": r.meta.device,
         }
     print(json.dumps(out[args.names[0]] if len(out) == 1 else out, indent=2))
     return 0
@@ -192,14 +193,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
     paths = _paths(args)
     todo = prune.plan(paths)
     verb = "would free" if args.dry_run else "freed"
-    for path, what in todo.remove.items():
-        if what.startswith(("run ", "checkpoint ")):
-            print(f"{'would remove' if args.dry_run else 'removing'} {what}  "
-                  f"({prune.megabytes(prune.size(path))})")
-    counts: dict[str, int] = {}
-    for what in todo.remove.values():
-        kind = what.split(" ", 1)[0]
-        counts[kind] = counts.get(kind, 0) + 1
+    for removal in todo.remove:
+        if removal.kind in ("run", "checkpoint"):
+            print(f"{'would remove' if args.dry_run else 'removing'} {removal.label}  "
+                  f"({prune.megabytes(prune.size(removal.path))})")
+    counts = todo.counts()
     total = todo.bytes()
     freed = total if args.dry_run else prune.apply(paths, todo)
     for note in todo.notes:
@@ -256,8 +254,7 @@ def cmd_zip(args: argparse.Namespace) -> int:
     if done.unanswered:
         print(f"warning: {len(done.unanswered)} question(s) unanswered or broken: "
               f"{', '.join(done.unanswered)}", file=sys.stderr)
-    packed = package.build(paths.root, paths.build, args.name, args.surname,
-                           record=verify.record(gathered, paths.root))
+    packed = package.build(paths, args.name, args.surname, record=verify.record(gathered, paths.root))
     mb = packed.size / (1024 * 1024)
     print(f"zip: {packed.path} ({packed.entries} files, {mb:.2f} MB); every link in html/ resolves.")
     if packed.size > package.MAX_BYTES:

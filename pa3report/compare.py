@@ -50,13 +50,15 @@ class Comparison:
         return self.known and self.p < ALPHA
 
 
-def _ci(result, delta: float) -> tuple[float, float]:
+def _ci(result) -> tuple[float, float]:
+    """The 95% confidence interval of a scipy t-test result."""
     ci = result.confidence_interval(1 - ALPHA)
     return float(ci.low), float(ci.high)
 
 
-def _constant(d: np.ndarray, test: str, n_a: int, n_b: int, delta: float) -> Comparison:
-    """All per-seed differences (or values) identical: no spread, the difference is exact."""
+def _constant(test: str, n_a: int, n_b: int, delta: float) -> Comparison:
+    """No spread (two fixed numbers, or identical per-seed differences or values): the
+    difference is exact, and real unless it is 0."""
     return Comparison(test, delta, delta, delta, 0.0 if delta != 0 else 1.0, n_a, n_b)
 
 
@@ -79,29 +81,29 @@ def compare(a: Sequence[float], b: Sequence[float], *, paired: bool = False,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns on degenerate samples: handled below
         if a_fixed and b_fixed:
-            return Comparison("exact", delta, delta, delta, 0.0 if delta != 0 else 1.0, na, nb)
+            return _constant("exact", na, nb, delta)
         if a_fixed or b_fixed:
             runs, fixed, sign = (xb, float(xa[0]), -1.0) if a_fixed else (xa, float(xb[0]), 1.0)
             if len(runs) < 2:
                 return Comparison("", delta, NAN, NAN, NAN, na, nb)
             if np.ptp(runs) == 0:
-                return _constant(runs, "one-sample t-test", na, nb, delta)
+                return _constant("one-sample t-test", na, nb, delta)
             r = stats.ttest_1samp(runs, fixed)
-            low, high = (v - fixed for v in _ci(r, delta))
+            low, high = (v - fixed for v in _ci(r))
             low, high = (low, high) if sign > 0 else (-high, -low)
             return Comparison("one-sample t-test", delta, low, high, float(r.pvalue), na, nb)
         if paired and na == nb and na >= 2:
             d = xa - xb
             if np.ptp(d) == 0:
-                return _constant(d, "paired t-test", na, nb, delta)
+                return _constant("paired t-test", na, nb, delta)
             r = stats.ttest_rel(xa, xb)
-            return Comparison("paired t-test", delta, *_ci(r, delta), float(r.pvalue), na, nb)
+            return Comparison("paired t-test", delta, *_ci(r), float(r.pvalue), na, nb)
         if na < 2 or nb < 2:
             return Comparison("", delta, NAN, NAN, NAN, na, nb)
         if np.ptp(xa) == 0 and np.ptp(xb) == 0:
-            return _constant(xa, "Welch's t-test", na, nb, delta)
+            return _constant("Welch's t-test", na, nb, delta)
         r = stats.ttest_ind(xa, xb, equal_var=False)
-        return Comparison("Welch's t-test", delta, *_ci(r, delta), float(r.pvalue), na, nb)
+        return Comparison("Welch's t-test", delta, *_ci(r), float(r.pvalue), na, nb)
 
 
 def verdict(c: Comparison, p: float | None = None) -> str:

@@ -47,13 +47,18 @@ def ratio(a: Any, b: Any, digits: int = 1) -> str:
     return f"{float(a) / float(b):.{digits}f}×" if finite(a) and finite(b) and b else "n/a"
 
 
-def duration(value: Any) -> str:
-    """Seconds as '4.2 s', '42 s', '12 min 5 s' or '1 h 3 min'."""
+def duration(value: Any, rough: bool = False) -> str:
+    """Seconds as '4.2 s', '42 s', '12 min 5 s' or '1 h 3 min'; rough (an estimate, never
+    negative) to the minute past one: '45 s', '12 min', '1 h 35 min', '1 h'."""
     if not finite(value):
         return "n/a"
-    s = int(round(float(value)))
+    seconds = max(0.0, float(value)) if rough else float(value)
+    s = int(round(seconds))
     if s < 60:
-        return f"{float(value):.1f} s" if value < 10 else f"{s} s"
+        return f"{seconds:.1f} s" if seconds < 10 and not rough else f"{s} s"
+    if rough:
+        h, m = divmod(round(s / 60), 60)
+        return f"{m} min" if not h else f"{h} h {m} min" if m else f"{h} h"
     if s < 3600:
         return f"{s // 60} min {s % 60} s"
     return f"{s // 3600} h {s % 3600 // 60} min"

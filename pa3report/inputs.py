@@ -18,12 +18,13 @@ import numpy as np
 from . import cifar, data as data_mod
 from .cifar import Horses
 from .fsutil import atomic_write, sha256_bytes
-from .store import SHORT
+from .store import SHORT, Store
 
 
 @dataclass(frozen=True)
 class Paths:
-    """Where the project's inputs live and where it writes."""
+    """Where the project's inputs live and where it writes: every location under the build
+    folder is named here (inside runs/, checkpoints/ and locks/, by the Store)."""
 
     root: Path
     build: Path
@@ -40,7 +41,38 @@ class Paths:
 
     @property
     def data_cache(self) -> Path:
+        """Where the data was found last, and a downloaded copy."""
         return self.build / "data"
+
+    @property
+    def palettes(self) -> Path:
+        """k-means palettes, by data identity (palette_path)."""
+        return self.build / "palette"
+
+    @property
+    def store(self) -> Store:
+        """Run results, checkpoints and locks (runs/, checkpoints/, locks/)."""
+        return Store(self.build)
+
+    @property
+    def figures(self) -> Path:
+        """Drawn figures, by a digest of what they show."""
+        return self.build / "figures"
+
+    @property
+    def analysis(self) -> Path:
+        """Stored measurements, by a digest of the runs, data and code they read."""
+        return self.build / "analysis"
+
+    @property
+    def html(self) -> Path:
+        """The finished report."""
+        return self.build / "html"
+
+    @property
+    def state_file(self) -> Path:
+        """What the last renders showed and used (read by `zip` and `prune`)."""
+        return self.build / "report.json"
 
 
 @dataclass(frozen=True)
@@ -66,7 +98,7 @@ class Inputs:
 
 
 def palette_path(paths: Paths, identity: str) -> Path:
-    return paths.build / "palette" / f"kmeans-{identity[:SHORT]}-k{data_mod.NUM_COLOURS}.npy"
+    return paths.palettes / f"kmeans-{identity[:SHORT]}-k{data_mod.NUM_COLOURS}.npy"
 
 
 def load_palette(paths: Paths, folder: Path, identity: str, env: dict[str, str]) -> tuple[np.ndarray, str]:

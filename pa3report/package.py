@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import UserError
 from .fsutil import atomic_write
-from .report import STATE_FILE
+from .inputs import Paths
 from .verify import RECORD, with_files
 
 # What code/ holds: enough to rerun everything with `make report`.
@@ -179,13 +179,12 @@ class Packed:
     entries: int
 
 
-def build(root: Path, build_dir: Path, name: str, surname: str, out_dir: Path | None = None,
+def build(paths: Paths, name: str, surname: str, out_dir: Path | None = None,
           record: dict | None = None) -> Packed:
     """Package the current report (must be a full, complete one) and the code; `record`
     (verify.record) becomes results.json, with the sha256 of every other entry."""
     filename = zip_name(name, surname)
-    html = build_dir / "html"
-    state_path = build_dir / STATE_FILE
+    root, html, state_path = paths.root, paths.html, paths.state_file
     if not (html / "index.html").is_file() or not state_path.is_file():
         raise UserError(f"No report in {html}: build it first with `make report`.")
     state = json.loads(state_path.read_text())
@@ -202,7 +201,7 @@ def build(root: Path, build_dir: Path, name: str, surname: str, out_dir: Path | 
     entries["README.txt"] = readme(root, state.get("student", ""), state, notes)
     if record is not None:
         entries[RECORD] = with_files(record, entries)
-    out = (out_dir or build_dir) / filename
+    out = (out_dir or paths.build) / filename
     write_zip(out, entries)
     problems = verify(out)
     if problems:

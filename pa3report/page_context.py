@@ -31,9 +31,9 @@ def evidence_page(paths: Paths, gathered: Gathered, compute: bool = True,
     used: list[str] = []
     found = measurements.measure(
         kinds(outline), gathered.runs, gathered.palette,
-        paths.build, inputs.identity if inputs else None, (lambda: inputs.horses.test) if inputs else None,
+        paths.analysis, inputs.identity if inputs else None, (lambda: inputs.horses.test) if inputs else None,
         compute=compute, used=used)
-    page = Page(gathered.runs, gathered.palette, FigureMaker(paths.build / "figures"), found,
+    page = Page(gathered.runs, gathered.palette, FigureMaker(paths.figures), found,
                 has_data=inputs is not None, analysis_files=used, selection=gathered.selection)
     return page, measurements.views(found)
 
@@ -57,10 +57,11 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
             "name": info.name, "title": e.title, "questions": ", ".join(e.questions),
             "config": [(k, _number(v)) for k, v in config.items()],
             "final": [(k, _number(v)) for k, v in (r.final.items() if r else [])],
-            "seconds": duration(float(r.meta.get("seconds", 0.0))) if r else "–",
-            "device": r.meta.get("device", "?") if r else "–",
-            "torch": r.meta.get("torch", "?") if r else "–",
-            "finished": r.meta.get("finished_at", "") if r else "",
+            # a time meta.json does not record counts as 0 s, as in the total (runs.training_seconds)
+            "seconds": duration(r.meta.seconds if math.isfinite(r.meta.seconds) else 0.0) if r else "–",
+            "device": r.meta.device if r else "–",
+            "torch": r.meta.torch if r else "–",
+            "finished": r.meta.finished_at if r else "",
             "fingerprint": info.fingerprint[:SHORT] if r else "–",
             "how": how, "available": info.available,
         })
@@ -72,7 +73,7 @@ def mixed_devices(results: Sequence[Any]) -> list[dict[str, Any]]:
     bit for bit comparable, so the page says so."""
     counts: dict[str, int] = {}
     for r in results:
-        name = str(r.meta.get("device", "?"))
+        name = r.meta.device
         counts[name] = counts.get(name, 0) + 1
     return [{"device": d, "runs": n} for d, n in sorted(counts.items())] if len(counts) > 1 else []
 
@@ -97,7 +98,7 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
                   outline: tuple[Problem, ...] = PROBLEMS) -> dict[str, Any]:
     """The plain dict the template renders; all decisions are made here, not in the template."""
     results = [r.result for r in gathered.runs.values() if r.result is not None]
-    finished = sorted(r.meta.get("finished_at", "") for r in results)
+    finished = sorted(r.meta.finished_at for r in results)
     problems = []
     for p in outline:
         qs = []
@@ -117,8 +118,8 @@ def build_context(gathered: Gathered, answers: Mapping[str, Answer], page: Page,
     return {
         "student": student,
         "date": finished[-1][:10] if finished else "",
-        "torch": ", ".join(sorted({r.meta.get("torch", "?") for r in results})) or torch.__version__,
-        "devices": ", ".join(sorted({r.meta.get("device", "?") for r in results})) or "–",
+        "torch": ", ".join(sorted({r.meta.torch for r in results})) or torch.__version__,
+        "devices": ", ".join(sorted({r.meta.device for r in results})) or "–",
         "mixed_devices": mixed_devices(results),
         "compute": duration(training_seconds(gathered.runs.values())),
         "quick": gathered.quick,

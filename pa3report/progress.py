@@ -9,7 +9,7 @@ only when both stdout and stderr are terminals; a log file gets the one-line sum
 from __future__ import annotations
 
 import contextlib
-import json
+import math
 import statistics
 import sys
 import threading
@@ -22,6 +22,8 @@ from tqdm import tqdm
 
 from .config import RunSpec
 from .devices import kind
+from .formats import duration
+from .store import Store
 
 FULL_TRAIN_IMAGES = 5000  # the horses of CIFAR-10's training batches
 # Seconds per training image and epoch (validation included) when nothing similar is
@@ -61,16 +63,17 @@ class Estimator:
     @classmethod
     def from_build(cls, build: Path, device: str) -> "Estimator":
         records = []
-        for meta_path in sorted((build / "runs").glob("*/*/meta.json")):
+        for meta in Store(build).metas():
             try:
-                meta = json.loads(meta_path.read_text())
-                e, hyper = meta["experiment"], meta["hyper"]
+                e, hyper = meta.experiment, meta.hyper
                 work = int(hyper["epochs"]) * int(hyper.get("train_images") or FULL_TRAIN_IMAGES)
-                per_image = float(meta["seconds"]) / work
-                records.append(Record(e["model"], e["task"], int(e["batch_size"]), int(e["num_filters"]),
-                                      str(meta["device"]), per_image))
-            except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+                per_image = meta.seconds / work
+                record = Record(e["model"], e["task"], int(e["batch_size"]), int(e["num_filters"]),
+                                meta.device, per_image)
+            except (ValueError, KeyError, TypeError, ZeroDivisionError):
                 continue  # a damaged entry says nothing about cost
+            if math.isfinite(per_image):  # nor does one without a time
+                records.append(record)
         return cls(device, records)
 
     def per_image(self, spec: RunSpec) -> float:
@@ -93,17 +96,6 @@ class Estimator:
 
     def seconds(self, spec: RunSpec, from_epoch: int = 0) -> float:
         return self.epoch_seconds(spec) * max(0, spec.epochs - from_epoch)
-
-
-def duration(seconds: float) -> str:
-    """'45 s', '12 min', '1 h 35 min': as precise as an estimate deserves."""
-    s = max(0, int(round(seconds)))
-    if s < 60:
-        return f"{s} s"
-    h, m = divmod(round(s / 60), 60)
-    if not h:
-        return f"{m} min"
-    return f"{h} h {m} min" if m else f"{h} h"
 
 
 def clock(seconds: float) -> str:
@@ -243,7 +235,7 @@ class Overall:
         active = sorted(self._active, key=lambda t: self._names[t])
         now = ", ".join(f"{self._names[t]} epoch {self._at[t]}/{self._epochs[t]}" for t in active[:3])
         more = f" +{len(active) - 3}" if len(active) > 3 else ""
-        left = "done" if self.finished >= self.total_runs else f"about {duration(self.remaining())} left"
+        left = "done" if self.finished >= self.total_runs else f"about {duration(self.remaining(), rough=True)} left"
         wave = f"wave {self._wave[0] + 1} of {self._wave[1] + 1}: " if self._wave else ""
         return (f"{wave}{self.finished} of {self.total_runs} runs, {clock(self.elapsed())} elapsed, {left}"
                 + (f"; {now}{more}" if now else "") + (f"; {self._page}" if self._page else ""))

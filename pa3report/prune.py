@@ -16,16 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from filelock import FileLock, Timeout
-
 from .config import load_experiments
 from .runner import Runner, specs_for
 from .inputs import Paths, load_inputs
-from .store import SHORT
 
-STATE_FILE = "report.json"  # as report.STATE_FILE; kept here so prune needs no report import
-FIGURES_DIR = "figures"
-ANALYSIS_DIR = "analysis"
+KINDS = ("run", "checkpoint", "figure", "analysis")  # what prune removes, in the order it lists them
 
 
 def size(path: Path) -> int:
@@ -38,26 +33,42 @@ def megabytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
+@dataclass(frozen=True)
+class Removal:
+    """One thing prune removes: a run result ("run"), a "checkpoint", a "figure" or an "analysis" file."""
+
+    path: Path
+    kind: str
+    name: str  # "<run> <fingerprint>", the checkpoint's trajectory, or the file name
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
 @dataclass
 class Plan:
-    """What prune removes (path -> what it is) and what it leaves, with why."""
+    """What prune removes and what it leaves, with why."""
 
-    remove: dict[Path, str] = field(default_factory=dict)
+    remove: list[Removal] = field(default_factory=list)
     kept: int = 0  # current run results left in place
     notes: list[str] = field(default_factory=list)
     busy: list[Path] = field(default_factory=list)  # checkpoints of a training in progress
 
     def bytes(self) -> int:
-        return sum(size(p) for p in self.remove if p.exists() or p.is_symlink())
+        return sum(size(r.path) for r in self.remove if r.path.exists() or r.path.is_symlink())
+
+    def counts(self) -> dict[str, int]:
+        """How many of each kind, for the kinds there are."""
+        return {k: n for k in KINDS if (n := sum(r.kind == k for r in self.remove))}
 
 
-def _recorded(build: Path) -> tuple[dict[str, Any] | None, float]:
+def _recorded(state_file: Path) -> tuple[dict[str, Any] | None, float]:
     """The files the last renders used (per kind of report), and when they were recorded."""
-    path = build / STATE_FILE
     try:
-        state = json.loads(path.read_text())
+        state = json.loads(state_file.read_text())
         files = state.get("files")
-        return (files if isinstance(files, dict) else None), path.stat().st_mtime
+        return (files if isinstance(files, dict) else None), state_file.stat().st_mtime
     except (OSError, ValueError, AttributeError):
         return None, 0.0
 
@@ -80,75 +91,57 @@ def plan(paths: Paths, env: Mapping[str, str] | None = None) -> Plan:
     experiments = load_experiments(paths.experiments)
     runner = Runner(paths, load_inputs(paths, None if env is None else dict(env), download=False),
                     show_progress=False)
-    current: set[tuple[str, str]] = set()
-    trajectories: set[str] = set()
+    store = paths.store
+    current: set[Path] = set()
+    checkpoints: set[Path] = set()
     for quick in (False, True):
         for spec in specs_for(experiments, quick):
-            current.add((spec.name, runner.fingerprint(spec)[:SHORT]))
-            trajectories.add(runner.trajectory(spec)[:SHORT])
+            current.add(store.folder(spec.name, runner.fingerprint(spec)))
+            checkpoints.add(store.checkpoint_path(runner.trajectory(spec)))
     out = Plan()
-    build = paths.build
+    for name, folder in store.entries():
+        if folder in current:
+            out.kept += 1
+        else:
+            out.remove.append(Removal(folder, "run", f"{name} {folder.name}"))
+    out.remove += [Removal(path, "checkpoint", path.stem) for path in store.checkpoints() if path not in checkpoints]
 
-    runs = build / "runs"
-    for name_dir in sorted(runs.iterdir()) if runs.is_dir() else []:
-        if not name_dir.is_dir() or name_dir.name.startswith("."):
-            continue
-        for folder in sorted(name_dir.iterdir()):
-            if folder.name.startswith("."):
-                continue  # a result being written (or left by a killed writer): its writer's business
-            if (name_dir.name, folder.name) in current:
-                out.kept += 1
-            else:
-                out.remove[folder] = f"run {name_dir.name} {folder.name}"
-
-    checkpoints = build / "checkpoints"
-    for path in sorted(checkpoints.glob("*.pt")) if checkpoints.is_dir() else []:
-        if path.stem not in trajectories:
-            out.remove[path] = f"checkpoint {path.stem}"
-
-    files, recorded_at = _recorded(build)
-    for kind, pattern in ((FIGURES_DIR, "*.png"), (ANALYSIS_DIR, "*.pt")):
-        folder = build / kind
+    files, recorded_at = _recorded(paths.state_file)
+    for record, folder, pattern, kind in (("figures", paths.figures, "*.png", "figure"),
+                                          ("analysis", paths.analysis, "*.pt", "analysis")):
         if not folder.is_dir():
             continue
-        keep = _keep_sets(files, kind)
+        keep = _keep_sets(files, record)
         if keep is None:
-            out.notes.append(f"{kind}: kept, no report has recorded which ones it uses yet "
+            out.notes.append(f"{record}: kept, no report has recorded which ones it uses yet "
                              "(run `make report`, then prune again)")
             continue
         for path in sorted(folder.glob(pattern)):
             if path.name.startswith(".") or path.name in keep or path.stat().st_mtime >= recorded_at:
                 continue
-            out.remove[path] = f"{kind[:-1] if kind == FIGURES_DIR else kind} {path.name}"
+            out.remove.append(Removal(path, kind, path.name))
     return out
 
 
 def apply(paths: Paths, todo: Plan) -> int:
     """Remove the plan's paths; a checkpoint whose training holds its lock is left. Bytes freed."""
     freed = 0
-    for path, what in todo.remove.items():
+    store = paths.store
+    for removal in todo.remove:
+        path = removal.path
         if not (path.exists() or path.is_symlink()):
             continue
         n = size(path)
-        if what.startswith("checkpoint "):
-            (paths.build / "locks").mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(paths.build / "locks" / f"{path.stem}.lock"))
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                todo.busy.append(path)
-                continue
-            try:
+        if removal.kind == "checkpoint":
+            with store.lock(removal.name, wait=False) as held:
+                if not held:
+                    todo.busy.append(path)
+                    continue
                 path.unlink(missing_ok=True)
-            finally:
-                lock.release()
         elif path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
         freed += n
-    runs = paths.build / "runs"
-    for name_dir in runs.iterdir() if runs.is_dir() else []:
-        if name_dir.is_dir() and not any(name_dir.iterdir()):
-            name_dir.rmdir()
+    store.remove_empty()
     return freed

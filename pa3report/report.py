@@ -27,16 +27,9 @@ from .outline import PROBLEMS, Problem
 from .page import Page
 from .page_context import build_context, evidence_page
 from .progress import begin
-from .store import Store
 
 TEMPLATE = "report.html.j2"
 GALLERY_TEMPLATE = "gallery.html.j2"
-STATE_FILE = "report.json"
-
-
-def html_dir(paths: Paths) -> Path:
-    """Where the finished report lives (build/html)."""
-    return paths.build / "html"
 
 
 @dataclass(frozen=True)
@@ -95,9 +88,9 @@ def render(paths: Paths, gathered: Gathered, student: Student = Student(),
              "failed": sorted(gathered.failures),
              "fingerprints": {n: r.fingerprint for n, r in gathered.runs.items()},
              "files": used_files(paths, gathered, page)}
-    atomic_write(paths.build / STATE_FILE, json.dumps(state, indent=2, sort_keys=True).encode())
+    atomic_write(paths.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
     finish()
-    return Rendered(html_dir(paths) / "index.html", len(page.maker.files), page.maker.drawn,
+    return Rendered(paths.html / "index.html", len(page.maker.files), page.maker.drawn,
                     time.perf_counter() - start, gathered.quick, tuple(gathered.missing),
                     tuple(context["unanswered"]), tuple(sorted(gathered.failures)))
 
@@ -122,8 +115,8 @@ def write_html(paths: Paths, env: Any, context: Mapping[str, Any], files: Mappin
                         index.write_text(gallery.render(question=q, item=item, student=context["student"],
                                                         quick=context["quick"]), encoding="utf-8")
         os.chmod(staging, 0o755)
-        with Store(paths.build).lock("report-html"):  # two reports swap one after the other
-            swap_in(staging, html_dir(paths))
+        with paths.store.lock("report-html"):  # two reports swap one after the other
+            swap_in(staging, paths.html)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -134,7 +127,7 @@ def used_files(paths: Paths, gathered: Gathered, page: Page) -> dict[str, Any]:
     (the last quick and the last full render are both kept: each is a `make report` away)."""
     mode = "quick" if gathered.quick else "full"
     try:
-        previous = json.loads((paths.build / STATE_FILE).read_text()).get("files", {})
+        previous = json.loads(paths.state_file.read_text()).get("files", {})
     except (OSError, ValueError, AttributeError):
         previous = {}
     files = {k: v for k, v in previous.items() if k in ("quick", "full") and k != mode} \

@@ -27,7 +27,7 @@ from .errors import UserError
 from .hostmem import keep_freed_memory
 from .inputs import Inputs, Paths, load_inputs
 from .plan import Identity, Trajectory, code_digest, plan
-from .store import SHORT, RunResult, Store
+from .store import SHORT, RunMeta, RunResult, Store
 from .train import TrainState, new_state, sample_outputs, train
 
 if TYPE_CHECKING:
@@ -181,20 +181,22 @@ def _save(trainer: Trainer, spec: RunSpec, state: TrainState, data: TaskData, tr
     samples = sample_outputs(state.model, spec.experiment.head, data, trainer.device)
     if spec.experiment.task == "super_resolution":
         samples["bilinear"] = data_mod.bilinear_baseline(data.sample_rgb)
-    meta: dict[str, Any] = {
-        "experiment": dataclasses.asdict(spec.experiment),
-        "hyper": spec.hyper(),
-        "quick": spec.quick,
-        "trajectory": trajectory,
-        "final": final,
-        "seconds": float(history["epoch_seconds"].sum()),
-        "device": device_name(trainer.device),
-        "torch": torch.__version__,
-        "palette": trainer.inputs.palette_source,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    meta = RunMeta(
+        name=spec.name,
+        fingerprint=trainer.identity.fingerprint(spec),
+        experiment=dataclasses.asdict(spec.experiment),
+        hyper=spec.hyper(),
+        quick=spec.quick,
+        trajectory=trajectory,
+        final=final,
+        seconds=float(history["epoch_seconds"].sum()),
+        device=device_name(trainer.device),
+        torch=torch.__version__,
+        palette=trainer.inputs.palette_source,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
     weights = {k: v.detach().cpu() for k, v in state.model.state_dict().items()}
-    return trainer.store.save(spec.name, trainer.identity.fingerprint(spec), meta, history, weights, samples)
+    return trainer.store.save(meta, history, weights, samples)
 
 
 # --------------------------------------------------------------------------- many trajectories
@@ -321,7 +323,7 @@ def _train_in_worker(paths: Paths, identity: Identity, device: str, trajectory: 
                      force: bool, events: Any = None) -> list[tuple[RunSpec, str]]:
     """One trajectory in a worker process; results go to the store, names come back,
     epochs go to the `events` queue when there is one."""
-    trainer = Trainer(Store(paths.build), load_inputs(paths), torch.device(device), identity)
+    trainer = Trainer(paths.store, load_inputs(paths), torch.device(device), identity)
     hook = None if events is None else lambda t, e, started=False: events.put((t, e, started))
     return [(o.spec, o.how) for o in train_trajectory(trainer, trajectory, force, None, hook)]
 
@@ -342,7 +344,7 @@ class Runner:
 
     def __post_init__(self) -> None:
         identity = Identity(self.code, self.inputs.identity, self.inputs.palette_digest)
-        self.trainer = Trainer(Store(self.paths.build), self.inputs, self.device, identity, self.show_progress)
+        self.trainer = Trainer(self.paths.store, self.inputs, self.device, identity, self.show_progress)
 
     @property
     def store(self) -> Store:
@@ -425,4 +427,4 @@ def summary_line(outcome: Outcome) -> str:
     preview = " [quick preview]" if outcome.spec.quick else ""
     return (f"{outcome.spec.name:<24} {outcome.how:<8} epochs {outcome.spec.epochs:>3}  "
             f"train_loss {f['train_loss']:.4f}  val_loss {f['val_loss']:.4f}  {metric}  "
-            f"{outcome.result.meta['seconds']:.1f}s{preview}")
+            f"{outcome.result.meta.seconds:.1f}s{preview}")

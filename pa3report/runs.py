@@ -6,6 +6,7 @@ seeds of one `[[experiment]]`), or by the questions a run is tagged with.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -82,6 +83,8 @@ def training_seconds(runs: Iterable[RunInfo]) -> float:
     per_trajectory: dict[str, float] = {}
     for r in runs:
         if r.result is not None:
-            t = r.result.meta.get("trajectory", r.name)
-            per_trajectory[t] = max(per_trajectory.get(t, 0.0), float(r.result.meta.get("seconds", 0.0)))
+            meta = r.result.meta
+            t = meta.trajectory or r.name
+            seconds = meta.seconds if math.isfinite(meta.seconds) else 0.0  # an unknown time adds nothing
+            per_trajectory[t] = max(per_trajectory.get(t, 0.0), seconds)
     return sum(per_trajectory.values())

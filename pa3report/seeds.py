@@ -28,7 +28,7 @@ def finals(runs: Iterable[RunInfo]) -> pd.DataFrame:
     """One row per available run: its entry, seed, final metrics and training seconds."""
     rows = [{"entry": r.experiment.base, "name": r.name, "seed": r.experiment.seed,
              **{m: float(r.result.final.get(m, NAN)) for m in METRICS},
-             "seconds": float(r.result.meta.get("seconds", NAN))}
+             "seconds": r.result.meta.seconds}
             for r in runs if r.result is not None]
     return pd.DataFrame(rows, columns=["entry", "name", "seed", *METRICS, "seconds"])
 

@@ -14,7 +14,7 @@ from .store import RunResult
 
 def load_model(result: RunResult, num_colours: int) -> nn.Module:
     """The trained network of a cached run, in eval mode on the CPU."""
-    e = from_record(result.meta["experiment"])
+    e = from_record(result.meta.experiment)
     model = build_model(e.model, e.kernel, e.num_filters, e.in_channels, num_colours, head=e.head, skips=e.skips)
     model.load_state_dict(result.weights())
     return model.eval()

@@ -18,7 +18,6 @@ The first disagreement ends it with one line naming the run and the metric (exit
 
 from __future__ import annotations
 
-import dataclasses
 import html as html_mod
 import json
 import math
@@ -38,7 +37,7 @@ from .devices import device_name, pick_device
 from .errors import UserError
 from .fsutil import sha256_bytes
 from .plan import RESULT_MODULES
-from .store import SHORT
+from .store import SHORT, Store
 
 if TYPE_CHECKING:
     from .gathering import Gathered
@@ -71,8 +70,7 @@ def record(gathered: "Gathered", root: Path) -> dict[str, Any]:
             continue
         runs[name] = {"fingerprint": r.fingerprint, "epochs": info.spec.epochs,
                       "final": {m: float(r.final[m]) for m in METRICS if m in r.final},
-                      "seconds": float(r.meta.get("seconds", math.nan)),
-                      "device": str(r.meta.get("device", "?")), "torch": str(r.meta.get("torch", "?"))}
+                      "seconds": r.meta.seconds, "device": r.meta.device, "torch": r.meta.torch}
     inputs = gathered.inputs
     return {"format": FORMAT, "runs": runs,
             "code": {m: sha256_bytes((root / "pa3report" / m).read_bytes()) for m in RESULT_MODULES},
@@ -211,12 +209,11 @@ def retrain(code: Path, names: list[str], palette: list[list[float]], data: Path
         raise Disagreement(f"retraining {', '.join(names)} with the zip's code failed: {last}")
     out = {}
     for name in names:
-        metas = sorted((build / "runs" / name).glob("*/meta.json"))
+        metas = list(Store(build).metas(name))
         if len(metas) != 1:
             raise Disagreement(f"{name}: retraining left {len(metas)} results instead of one")
-        meta = json.loads(metas[0].read_text())
-        out[name] = Retrained(name, str(meta["fingerprint"]), {k: float(v) for k, v in meta["final"].items()},
-                              str(meta["device"]), str(meta.get("torch", "?")), float(meta["seconds"]))
+        meta = metas[0]
+        out[name] = Retrained(name, meta.fingerprint, dict(meta.final), meta.device, meta.torch, meta.seconds)
     return out
 
 

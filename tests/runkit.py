@@ -8,7 +8,7 @@ import pandas as pd
 
 from pa3report.config import Experiment, RunSpec
 from pa3report.runs import RunInfo
-from pa3report.store import RunResult
+from pa3report.store import RunMeta, RunResult
 
 
 def history(val_acc: list[float], val_loss: list[float] | None = None, seconds: float = 1.0) -> pd.DataFrame:
@@ -28,7 +28,8 @@ def run(name: str, *, group: str = "", seed: int = 0, questions: tuple[str, ...]
         return RunInfo(RunSpec(e), None, "missing")
     h = history(val_acc or [10.0 * (i + 1) for i in range(epochs)], val_loss, seconds=seconds)
     final = {k: float(v) for k, v in h.iloc[-1].items()}
-    meta = {"final": final, "seconds": float(h["epoch_seconds"].sum()), "trajectory": trajectory or name}
+    meta = RunMeta(name=name, fingerprint=f"fp-{name}", final=final, seconds=float(h["epoch_seconds"].sum()),
+                   trajectory=trajectory or name)
     return RunInfo(RunSpec(e), RunResult(name, f"fp-{name}", meta, h, Path("/nonexistent")), "cached")
 
 

@@ -77,9 +77,10 @@ def test_a_page_of_runs_from_several_devices_says_so():
     from types import SimpleNamespace
 
     from pa3report.page_context import mixed_devices
+    from pa3report.store import RunMeta
 
     def result(device):
-        return SimpleNamespace(meta={"device": device})
+        return SimpleNamespace(meta=RunMeta(device=device))
 
     same = [result("cpu (AMD EPYC, 2 threads)")] * 3
     assert mixed_devices(same) == []

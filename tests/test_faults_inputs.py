@@ -24,6 +24,7 @@ import pytest
 
 from pa3report import cifar
 from pa3report.errors import UserError
+from pa3report.inputs import Paths
 from tests.conftest import assert_user_error, make_cifar, run_cli, write_batch
 
 
@@ -448,7 +449,7 @@ def test_zip_skips_symlinks_inside_the_project(package_mod, project, tmp_path):
     (project / "templates" / "loop").symlink_to(project, target_is_directory=True)  # a cycle
     (build / "html" / "leak.txt").symlink_to(out / "secret.txt")
     (build / "html" / "img" / "linked").symlink_to(out / "pkg", target_is_directory=True)
-    packed = package_mod.build(project, build, "Ada", "Lovelace")
+    packed = package_mod.build(Paths(project, build), "Ada", "Lovelace")
     entries = _zip_text(packed.path)
     assert "html/index.html" in entries and "code/experiments/handout.toml" in entries
     assert not [n for n in entries if SECRET.encode() in entries[n]]
@@ -467,7 +468,7 @@ def test_zip_skips_top_level_parts_that_are_symlinks(package_mod, project, tmp_p
     target = out / "pkg" if part == "pa3report" else out / "secret.txt"
     (project / part).symlink_to(target, target_is_directory=target.is_dir())
     try:
-        packed = package_mod.build(project, build, "Ada", "Lovelace")
+        packed = package_mod.build(Paths(project, build), "Ada", "Lovelace")
     except UserError as exc:  # refusing the symlink with a clear error is fine too
         assert part in str(exc)
         return

@@ -14,6 +14,12 @@ def test_duration_reads_the_same_everywhere():
     assert formats.duration(math.nan) == "n/a"
 
 
+def test_a_rough_duration_reads_as_precisely_as_an_estimate_deserves():
+    rough = [formats.duration(s, rough=True) for s in (4, 59.6, 61, 725, 3599, 3600, 5700, -3)]
+    assert rough == ["4 s", "1 min", "1 min", "12 min", "1 h", "1 h", "1 h 35 min", "0 s"]
+    assert formats.duration(math.nan, rough=True) == "n/a"
+
+
 def test_metric_and_mean_sd_use_each_metrics_digits_and_unit():
     assert formats.metric(48.64, "val_acc") == "48.6%"
     assert formats.metric(0.008381, "val_mse") == "0.0084"

@@ -15,6 +15,14 @@ def test_paths_follow_pa3_build(tmp_path):
     assert paths.experiments == tmp_path.resolve() / "experiments"
 
 
+def test_paths_name_every_location_of_the_build_folder(tmp_path):
+    paths = Paths.from_root(tmp_path, {})
+    named = {"html": paths.html, "report.json": paths.state_file, "figures": paths.figures,
+             "analysis": paths.analysis, "palette": paths.palettes, "data": paths.data_cache}
+    assert all(path == paths.build / name for name, path in named.items())
+    assert paths.store.root == paths.build  # runs/, checkpoints/ and locks/ inside
+
+
 def test_palette_is_fitted_once_then_read_and_images_load_lazily(project: Path, capsys, monkeypatch):
     monkeypatch.delenv("PA3_PALETTE")  # the fixture's fixed palette would skip the fitting
     paths = Paths.from_root(project)

@@ -40,7 +40,7 @@ def test_names_become_safe_file_names(raw, clean):
 
 def test_zip_has_three_parts_and_nothing_else(built, tmp_path):
     (built.root / "notes.txt").write_text("I also tried a larger palette.\n")
-    packed = package.build(built.root, built.paths.build, "Ada", "Lovelace", out_dir=tmp_path)
+    packed = package.build(built.paths, "Ada", "Lovelace", out_dir=tmp_path)
     assert packed.path.name == "ada-lovelace-pa3.zip" and packed.size < package.MAX_BYTES
     with zipfile.ZipFile(packed.path) as zf:
         names = zf.namelist()
@@ -66,10 +66,10 @@ def test_zip_has_three_parts_and_nothing_else(built, tmp_path):
 
 
 def test_zip_is_deterministic(built, tmp_path):
-    a = package.build(built.root, built.paths.build, "ada", "lovelace", out_dir=tmp_path / "a")
+    a = package.build(built.paths, "ada", "lovelace", out_dir=tmp_path / "a")
     for page in (built.paths.build / "html").rglob("*"):
         os.utime(page, (1_000_000, 1_000_000))  # file times must not leak into the zip
-    b = package.build(built.root, built.paths.build, "ada", "lovelace", out_dir=tmp_path / "b")
+    b = package.build(built.paths, "ada", "lovelace", out_dir=tmp_path / "b")
     assert a.path.read_bytes() == b.path.read_bytes()
 
 
@@ -91,7 +91,7 @@ def test_verify_catches_broken_links_and_junk(tmp_path):
 def test_quick_report_is_refused(tmp_path, monkeypatch, capsys):
     quick = quick_project()
     with pytest.raises(UserError, match="quick"):
-        package.build(quick.root, quick.paths.build, "ada", "lovelace", out_dir=tmp_path)
+        package.build(quick.paths, "ada", "lovelace", out_dir=tmp_path)
     for k, v in quick.env.items():
         monkeypatch.setenv(k, v)
     # only quick results are cached there: the command refuses before touching the report

@@ -9,7 +9,8 @@ import torch
 
 from pa3report import config
 from pa3report.config import Experiment, RunSpec
-from pa3report.progress import DEFAULT_CPU, Estimator, Overall, Record, begin, clock, duration, end_steps, step
+from pa3report.formats import duration
+from pa3report.progress import DEFAULT_CPU, Estimator, Overall, Record, begin, clock, end_steps, step
 from pa3report.runner import Runner
 from pa3report.inputs import Paths, load_inputs
 
@@ -48,13 +49,16 @@ def test_estimator_reads_the_cache_and_skips_damaged_entries(tmp_path):
     bad = tmp_path / "runs" / "b" / "fedcba9876543210"
     bad.mkdir(parents=True)
     (bad / "meta.json").write_text("{not json")
+    untimed = tmp_path / "runs" / "c" / "00112233445566aa"
+    untimed.mkdir(parents=True)
+    (untimed / "meta.json").write_text(json.dumps({
+        "experiment": {"model": "UNet", "task": "colourization", "batch_size": 50, "num_filters": 32},
+        "hyper": {"epochs": 2}, "device": "cpu (2 threads)"}))  # no seconds: says nothing about cost
     est = Estimator.from_build(tmp_path, "cpu (2 threads)")
     assert len(est.records) == 1 and est.records[0].per_image == pytest.approx(0.002)
 
 
-def test_durations_read_naturally():
-    assert [duration(s) for s in (4, 59.6, 61, 3599, 3600, 5700)] == ["4 s", "1 min", "1 min", "1 h", "1 h",
-                                                                     "1 h 35 min"]
+def test_clock_reads_like_a_stopwatch():
     assert clock(75) == "1:15" and clock(3725) == "1:02:05"
 
 
@@ -69,7 +73,7 @@ def test_overall_bar_counts_runs_and_scales_the_eta_by_the_pace(monkeypatch):
     bar.plan({"ta": [a, a5], "tb": [b]})
     per_a, per_b = est.epoch_seconds(a), est.epoch_seconds(b)
     assert bar.total == pytest.approx(10 * per_a + 4 * per_b)
-    assert bar.status().startswith("0 of 3 runs") and f"about {duration(bar.total)} left" in bar.status()
+    assert bar.status().startswith("0 of 3 runs") and f"about {duration(bar.total, rough=True)} left" in bar.status()
     bar.epoch("ta", 0, started=True)
     now[0] += per_a * 2  # this machine runs at half the recorded speed
     bar.epoch("ta", 1)

@@ -133,6 +133,31 @@ def test_a_checkpoint_whose_training_runs_is_left(tiny_experiments, capsys):
     paths = Paths.from_root(tiny_experiments)
     with FileLock(str(build / "locks" / "00000000000000aa.lock")):
         todo = prune.plan(paths)
-        assert busy in todo.remove
+        assert prune.Removal(busy, "checkpoint", "00000000000000aa") in todo.remove
         prune.apply(paths, todo)
     assert busy.exists() and todo.busy == [busy]
+
+
+def test_the_plan_names_each_removal_by_kind_and_leaves_what_a_writer_is_doing(tiny_experiments):
+    """Nothing trained: a stale result, a stray file beside results, a result being written
+    (hidden) and a stale checkpoint, all from the store's own layout."""
+    paths = Paths.from_root(tiny_experiments)
+    store = paths.store
+    stale = store.folder("gone", "ab" * 32)
+    stale.mkdir(parents=True)
+    stray = stale.parent.parent / "tiny_reg" / "notes.txt"
+    stray.parent.mkdir()
+    stray.write_text("x")
+    writing = stray.parent / ".0123456789abcdef.partial"
+    writing.mkdir()
+    checkpoint = store.checkpoint_path("cd" * 32)
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"x")
+    todo = prune.plan(paths)
+    assert todo.remove == [prune.Removal(stale, "run", f"gone {'ab' * 8}"),
+                           prune.Removal(stray, "run", "tiny_reg notes.txt"),
+                           prune.Removal(checkpoint, "checkpoint", "cd" * 8)]
+    assert todo.counts() == {"run": 2, "checkpoint": 1} and todo.kept == 0
+    assert [r.label for r in todo.remove][-1] == f"checkpoint {'cd' * 8}"
+    prune.apply(paths, todo)
+    assert not (stale.parent.exists() or stray.exists() or checkpoint.exists()) and writing.is_dir()

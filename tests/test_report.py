@@ -463,7 +463,7 @@ def test_training_time_is_the_median_over_seeds(built):
     assert "Training time (median over seeds)" in body
     row = next(r for r in parse(body).cells["q3-3"] if r and r[0] == "p3_unet")
     seeds = [i for name, i in built.gathered.runs.items() if i.spec.experiment.group == "p3_unet"]
-    seconds = sorted(float(i.result.meta["seconds"]) for i in seeds)
+    seconds = sorted(i.result.meta.seconds for i in seeds)
     assert len(seconds) == 2 and seconds[0] != seconds[1]
     assert row[-1] == duration(sum(seconds) / 2)
 

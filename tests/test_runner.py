@@ -101,7 +101,7 @@ def test_quick_has_its_own_fingerprint(tiny_experiments):
     full, quick = specs(tiny_experiments)["tiny_cnn"], specs(tiny_experiments, quick=True)["tiny_cnn"]
     assert runner.fingerprint(full) != runner.fingerprint(quick)
     (q,) = runner.run([quick])
-    assert q.result.meta["quick"] is True and len(q.result.history) == 2
+    assert q.result.meta.quick is True and len(q.result.history) == 2
     assert runner.status(full) == "missing"  # a preview is not an old result of the full run
 
 

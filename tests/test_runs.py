@@ -1,5 +1,7 @@
 """Reading runs by entry, by seed and by question."""
 
+import dataclasses
+
 from pa3report.runs import entry, seeds_of, tagged, training_seconds
 
 from .runkit import run, runs
@@ -26,3 +28,15 @@ def test_training_seconds_counts_a_shared_trajectory_once():
     rs = [run("e5", val_acc=[1.0] * 5, trajectory="t"), run("e10", val_acc=[1.0] * 10, trajectory="t"),
           run("other", val_acc=[1.0] * 3), run("missing", available=False)]
     assert training_seconds(rs) == 10 + 3
+
+
+def test_training_seconds_of_a_meta_without_time_or_trajectory():
+    """A meta.json lacking them reads NaN seconds (adds nothing) and no trajectory (its own)."""
+    def unrecorded(info):
+        meta = dataclasses.replace(info.result.meta, seconds=float("nan"), trajectory="")
+        info.result = dataclasses.replace(info.result, meta=meta)
+        return info
+
+    rs = [unrecorded(run("a", val_acc=[1.0] * 4)), run("b", val_acc=[1.0] * 5, trajectory=""),
+          run("c", val_acc=[1.0] * 2, trajectory="")]
+    assert training_seconds(rs) == 5 + 2

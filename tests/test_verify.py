@@ -20,7 +20,7 @@ from .reportkit import full_project
 def packed(tmp_path_factory):
     built = full_project()
     out = tmp_path_factory.mktemp("zip")
-    zipped = package.build(built.root, built.paths.build, "Ada", "Lovelace", out_dir=out,
+    zipped = package.build(built.paths, "Ada", "Lovelace", out_dir=out,
                            record=verify.record(built.gathered, built.root))
     env = {**os.environ, **built.env}  # as the runs were trained: one thread
     return built, zipped.path, env

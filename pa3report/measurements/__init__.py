@@ -34,7 +34,6 @@ from ..runs import RunInfo, Runs
 from ..store import torch_bytes, torch_load
 from ..trained import load_model
 
-ANALYSIS_DIR = "analysis"  # under the build folder
 NAN = float("nan")
 NO_DATA = ("These measurements need the image data, which was not found "
            "(set PA3_DATA and rebuild the report).")
@@ -171,18 +170,19 @@ def _piece(name: str) -> evidence.Piece:
 
 
 def cache_path(m: Measurement, read: Iterable[RunInfo], data_identity: str, palette: np.ndarray,
-               build: Path) -> Path:
+               folder: Path) -> Path:
     key = digest({"measurement": m.name, "runs": sorted((r.name, r.fingerprint) for r in read),
                   "data": data_identity, "palette": sha256_bytes(np.asarray(palette, np.float32).tobytes()),
                   "code": m.code})
-    return build / ANALYSIS_DIR / f"{m.name}-{key[:16]}.pt"
+    return folder / f"{m.name}-{key[:16]}.pt"
 
 
-def measure(names: Iterable[str], runs: Runs, palette: np.ndarray, build: Path,
+def measure(names: Iterable[str], runs: Runs, palette: np.ndarray, folder: Path,
             data_identity: str | None = None, test_images: Callable[[], torch.Tensor] | None = None,
             compute: bool = True, used: list[str] | None = None) -> dict[str, Any]:
     """The result of each named measurement (None where it cannot be computed yet); names that
-    are not measurements (the outline's other evidence kinds) are passed over.
+    are not measurements (the outline's other evidence kinds) are passed over. Results are
+    stored in `folder` (Paths.analysis).
 
     data_identity None means no data was found: measurements that need it give None. With
     compute=False only what is stored is read (cached measurements are never computed).
@@ -199,7 +199,7 @@ def measure(names: Iterable[str], runs: Runs, palette: np.ndarray, build: Path,
         if not m.cache:  # cheap, from run histories: may read every run (seeds included)
             out[name] = m.compute(Bench(read, palette, test_images, runs))
             continue
-        path = cache_path(m, read, data_identity or "", palette, build)
+        path = cache_path(m, read, data_identity or "", palette, folder)
         out[name] = _stored(path)
         if out[name] is None and compute:
             torch.manual_seed(0)
