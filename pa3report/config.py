@@ -64,6 +64,10 @@ class Experiment:
     weight_decay: float = 0.0
     loss: str = ""  # "" until __post_init__: the task's own (mse for regression, ce otherwise)
     skips: tuple[str, ...] | None = None  # None until __post_init__: the model's own (all for the UNet)
+    # The measurements that read this entry, each with the label its table gives the entry ("": the
+    # entry's name): (measurement, label) pairs from the entry's `measured` table. What is measured
+    # follows the entry, whatever it is called; it never changes what is trained.
+    measured: tuple[tuple[str, str], ...] = ()
     group: str = ""  # the entry's name when `seeds` expanded it into several runs
     list_name: str = ""  # the experiment list (file stem) it comes from; set by load_experiments
 
@@ -107,8 +111,13 @@ def default_skips(model: str) -> tuple[str, ...]:
 def from_record(record: dict[str, Any]) -> Experiment:
     """The experiment of a result's meta (fields it predates take their defaults)."""
     known = {f.name for f in dataclasses.fields(Experiment)}
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items() if k in known}
+    values = {k: _frozen(v) for k, v in record.items() if k in known}
     return Experiment(**values)
+
+
+def _frozen(value: Any) -> Any:
+    """JSON lists back to the tuples the dataclass holds (pairs inside included)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
 
 
 # Keys a user may write in TOML, with the type they must have. `seeds` expands one entry
@@ -117,7 +126,8 @@ FIELD_TYPES: dict[str, str] = {f.name: str(f.type) for f in dataclasses.fields(E
                                if f.name not in ("group", "list_name")}
 FIELD_TYPES["skips"] = "tuple[str, ...]"
 FIELD_TYPES["seeds"] = "tuple[int, ...]"
-_PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple, "tuple[int, ...]": list}
+_PY_TYPES = {"str": str, "int": int, "float": float, "tuple[str, ...]": tuple, "tuple[int, ...]": list,
+             "tuple[tuple[str, str], ...]": dict}
 REQUIRED = ("name", "model", "task")
 # Hyper-parameters that --set may change (the rest identify the experiment).
 SETTABLE = ("epochs", "batch_size", "learn_rate", "num_filters", "kernel", "seed", "optimizer",
@@ -174,6 +184,8 @@ def _where(path: Path | str, entry: str | None, key: str | None) -> str:
 def _check_value(key: str, value: Any) -> Any:
     """Return the value converted to its field type, or raise ValueError saying why."""
     want = _PY_TYPES[FIELD_TYPES[key]]
+    if want is dict:
+        return _check_measured(value)
     if want is tuple:
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ValueError("must be a list of strings")
@@ -199,14 +211,9 @@ def _check_value(key: str, value: Any) -> Any:
         raise ValueError(
             f"{value!r} is not a safe name: use lower-case letters, digits and '_', "
             "starting with a letter (it becomes a folder name)")
-    if key == "model" and value not in MODELS:
-        raise ValueError(f"unknown model {value!r}{closest(value, MODELS)}; known: {', '.join(MODELS)}")
-    if key == "task" and value not in TASKS:
-        raise ValueError(f"unknown task {value!r}{closest(value, TASKS)}; known: {', '.join(TASKS)}")
-    if key == "optimizer" and value not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {value!r}{closest(value, OPTIMIZERS)}; known: {', '.join(OPTIMIZERS)}")
-    if key == "loss" and value not in LOSSES:
-        raise ValueError(f"unknown loss {value!r}{closest(value, LOSSES)}; known: {', '.join(LOSSES)}")
+    choices = {"model": MODELS, "task": TASKS, "optimizer": OPTIMIZERS, "loss": LOSSES}.get(key)
+    if choices is not None and value not in choices:
+        raise ValueError(f"unknown {key} {value!r}{closest(value, choices)}; known: {', '.join(choices)}")
     if key == "skips":
         for s in value:
             if s not in SKIPS:
@@ -234,6 +241,20 @@ def _check_value(key: str, value: Any) -> Any:
     if key == "learn_rate" and not 0.0 < value <= 1.0:
         raise ValueError(f"must be in (0, 1], got {value}")
     return value
+
+
+def _check_measured(value: Any) -> tuple[tuple[str, str], ...]:
+    """A `measured` table: measurement names, each with the label its table gives the entry. The
+    names are checked against the measurements when the report loads the list
+    (measurements.check), which knows them."""
+    if not isinstance(value, dict):
+        raise ValueError(f'must be a table of measurement = "label", for example '
+                         f'{{edges = "UNet, batch 20"}}, got {type(value).__name__} {value!r}')
+    for name, label in value.items():
+        if not isinstance(label, str):
+            raise ValueError(f"{name!r} must be given a label (a string; \"\" for the entry's name), "
+                             f"got {type(label).__name__} {label!r}")
+    return tuple(value.items())
 
 
 def build_experiments(raw: dict[str, Any], where: Path | str) -> list[Experiment]:

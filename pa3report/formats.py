@@ -16,7 +16,7 @@ METRICS: dict[str, tuple[int, str]] = {
     "val_loss": (3, ""), "train_loss": (3, ""), "val_mse": (4, ""),
     "psnr": (2, " dB"), "ssim": (3, ""), "chroma": (1, ""), "saturation": (3, ""),
     "delta_e": (2, ""), "entropy": (2, " bits"), "rare_acc": (1, "%"), "balanced_acc": (1, "%"),
-    "top2_share": (1, "%"),
+    "top_two_share": (1, "%"),
 }
 
 

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import lists
+from . import lists, measurements
 from .config import RunSpec, load_experiments
 from .data import NUM_COLOURS
 from .devices import device_name, fallback_note
@@ -64,6 +64,7 @@ def gather(paths: Paths, quick: bool, env: Mapping[str, str] | None = None, run_
     """
     env = dict(os.environ if env is None else env)
     experiments = load_experiments(paths.experiments)
+    measurements.check(experiments, paths.experiments)
     selection = lists.select(experiments, chosen)
     specs = specs_for(experiments, quick)
     try:

@@ -35,7 +35,7 @@ def evidence_page(paths: Paths, gathered: Gathered, compute: bool = True,
         compute=compute, used=used)
     page = Page(gathered.runs, gathered.palette, FigureMaker(paths.figures), found,
                 has_data=inputs is not None, analysis_files=used, selection=gathered.selection)
-    return page, measurements.views(found)
+    return page, measurements.views(found, gathered.runs)
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -49,7 +49,7 @@ def appendix(gathered: Gathered) -> list[dict[str, Any]]:
     for info in gathered.runs.values():
         e, r = info.experiment, info.result
         how = info.how if r or e in gathered.selection else "left out"
-        config = {k: v for k, v in dataclasses.asdict(e).items() if k not in ("name", "title", "questions")}
+        config = {k: v for k, v in dataclasses.asdict(e).items() if k not in ("name", "title", "questions", "measured")}
         config["epochs"] = info.spec.epochs
         if info.spec.quick:
             config["train_images"], config["val_images"] = info.spec.train_images, info.spec.val_images

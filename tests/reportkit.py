@@ -45,6 +45,8 @@ class Built:
 def _toml_value(v: object) -> str:
     if isinstance(v, str):
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     return repr(v)
@@ -63,6 +65,8 @@ def tiny_list(experiments: tuple[Experiment, ...], max_seeds: int) -> str:
                                                  "optimizer", "weight_decay", "loss")}
         if e.model == "UNet":
             fields["skips"] = list(e.skips or ())
+        if e.measured:
+            fields["measured"] = dict(e.measured)
         if len(seeds) > 1:
             fields["seeds"] = seeds
         else:

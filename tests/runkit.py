@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from pa3report.config import Experiment, RunSpec
-from pa3report.runs import RunInfo
+from pa3report.measurements import Bench, Measurement
+from pa3report.runs import RunInfo, Runs
 from pa3report.store import RunMeta, RunResult
 
 
@@ -35,3 +36,9 @@ def run(name: str, *, group: str = "", seed: int = 0, questions: tuple[str, ...]
 
 def runs(*infos: RunInfo) -> dict[str, RunInfo]:
     return {r.name: r for r in infos}
+
+
+def bench(m: Measurement, rs: Runs, palette=(), test_images=None) -> Bench:
+    """What `measure` gives a measurement's compute in this list: the cached runs it reads and
+    the networks it reads, in its order."""
+    return Bench([r for r in m.select(rs) if r.available], palette, test_images, rs, m.networks(rs) or ())

@@ -58,21 +58,26 @@ def seeded(base: str, model: str, accs: list[float], losses: list[float]):
 
 
 def answer_of(tmp_path, question: str, infos, measured: dict):
-    """One answer of the project rendered over hand-made runs and measurements."""
+    """One answer of the project rendered over hand-made runs and measurements (whose views name
+    the networks of the project's experiment list, as the report's do)."""
     from pathlib import Path
 
     import numpy as np
 
     from pa3report import answers, measurements
+    from pa3report.config import RunSpec, load_experiments
     from pa3report.page import FigureMaker, Page
     from pa3report.answer_context import answer_context
     from pa3report.gathering import Gathered
+    from pa3report.runs import RunInfo
 
+    project = Path(__file__).resolve().parents[1]
+    listed = {e.name: RunInfo(RunSpec(e), None, "missing") for e in load_experiments(project / "experiments")}
     runs = {r.name: r for r in infos}
     palette = np.random.default_rng(0).random((24, 3)).astype(np.float32)
     page = Page(runs, palette, FigureMaker(tmp_path))
-    context = answer_context(Gathered(runs, palette, False), page, measurements.views(measured))
-    folder = Path(__file__).resolve().parents[1] / "answers"
+    context = answer_context(Gathered(runs, palette, False), page, measurements.views(measured, listed))
+    folder = project / "answers"
     return answers.render_answers(folder, context, questions=(question,))[question]
 
 

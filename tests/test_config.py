@@ -40,6 +40,8 @@ def test_project_list_has_every_required_run():
     ("kernel = 4", ["'kernel'", "odd"]),
     ("learn_rate = true", ["'learn_rate'", "must be a number"]),
     ("questions = ['9.9']", ["'questions'", "unknown question"]),
+    ("measured = 'edges'", ["'measured'", "must be a table of measurement = \"label\""]),
+    ("measured = {edges = 3}", ["'measured'", "'edges' must be given a label"]),
 ])
 def test_bad_values_name_file_entry_and_key(tmp_path, line, words):
     with pytest.raises(UserError) as info:
@@ -252,6 +254,23 @@ def test_the_list_does_not_change_what_is_trained(tmp_path):
     moved = dataclasses.replace(e, list_name="elsewhere")
     assert config.RunSpec(moved).hyper() == config.RunSpec(e).hyper()
     assert "list_name" not in config.RunSpec(e).hyper()
+
+
+def test_what_measures_an_entry_follows_it_and_changes_nothing_that_trains(tmp_path):
+    """`measured` (inline or as the entry's last table) names the measurements that read the entry
+    with their labels; its seeds carry it, and no fingerprint sees it."""
+    import dataclasses
+    import json
+
+    (e,) = config.load_experiments(write(tmp_path, GOOD))
+    table = GOOD + 'seeds = [0, 1]\n[experiment.measured]\nedges = "UNet, batch 20"\nlarge = ""\n'
+    first, second = config.load_experiments(write(tmp_path, table))
+    assert first.measured == second.measured == (("edges", "UNet, batch 20"), ("large", ""))
+    (inline,) = config.load_experiments(write(tmp_path, GOOD + 'measured = {edges = "UNet, batch 20", large = ""}\n'))
+    assert inline.measured == first.measured and hash(inline)
+    assert config.RunSpec(inline).hyper() == config.RunSpec(e).hyper()
+    record = json.loads(json.dumps(dataclasses.asdict(inline)))  # as a result's meta keeps it
+    assert config.from_record(record) == inline
 
 
 def test_the_handout_list_is_read_first(tmp_path):

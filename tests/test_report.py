@@ -16,6 +16,7 @@ from pa3report import cifar
 from pa3report.architecture import describe
 from pa3report.cli import main
 from pa3report.config import QUESTIONS
+from pa3report.errors import UserError
 from pa3report.figures import png_size
 from pa3report.package import local_links
 from pa3report.gathering import gather
@@ -325,6 +326,28 @@ def test_missing_runs_are_marked_not_run(built, tmp_path):
     assert json.loads((paths.build / "report.json").read_text())["missing"] == ["p3_unet_bs7"]
 
 
+def test_a_run_renamed_in_the_list_keeps_its_measurements(built, tmp_path):
+    """What a measurement reads follows the entry's `measured` table: renamed (its cached results
+    moved along), the CNN keeps its rows and labels; a list that loses a measurement's runs is an error."""
+    root, paths = copy_project(built, tmp_path)
+    toml = root / "experiments" / "tiny.toml"
+    text = toml.read_text()
+    toml.write_text(text.replace('name = "p2_cnn"', 'name = "my_cnn"'))
+    for folder in (paths.build / "runs").glob("p2_cnn*"):
+        folder.rename(folder.with_name(folder.name.replace("p2_cnn", "my_cnn")))
+    gathered = gather(paths, True, env=built.env, run_missing=False)
+    assert gathered.missing == [] and "my_cnn_s1" in gathered.runs
+    render(paths, gathered)
+    cells = [row for rows in parse((paths.build / "html" / "index.html").read_text()).cells.values() for row in rows]
+    decoded = [row for row in cells if row[:2] == ["CNN", "most likely colour (argmax)"]]
+    assert len(decoded) == 1 and decoded[0][2] == "2" and "n/a" not in decoded[0]  # both seeds, measured
+    assert any(row[0] == "my_cnn (CNN)" for row in cells)  # the receptive field's summary
+
+    toml.write_text(re.sub(r'edges = "[^"]*", |, edges = "[^"]*"|edges = "[^"]*"', "", text))
+    with pytest.raises(UserError, match="measurement 'edges' reads no run of"):
+        gather(paths, True, env=built.env, run_missing=False)
+
+
 def test_failed_render_keeps_the_previous_report(built, tmp_path):
     root, paths = copy_project(built, tmp_path)
     before = (paths.build / "html" / "index.html").read_text()
@@ -602,19 +625,21 @@ from pa3report.page import table, cell
 
 
 def compute(bench):
-    return {"brightness": float(bench.truth.mean()), "seeds": len(bench.entry("p3_unet"))}
+    return {"brightness": float(bench.truth.mean()), "seeds": len(bench.entry(bench.networks[0].name))}
 
 
-def view(found):
+def view(found, networks):
     return Fields("analysis.toy", {"brightness": found["brightness"] if found else float("nan")})
 
 
-def show(page, found, v):
-    return [table("Toy: mean brightness of the test images", ["Brightness", "Seeds read"],
+def show(page, found, v, networks):
+    return [table(f"Toy: mean brightness of the test images, with {networks[0].name}", ["Brightness", "Seeds read"],
                   [[cell(f"{v['brightness']:.4f}"), cell(found["seeds"])]])]
 
 
-MEASUREMENT = register(Measurement("toy", compute, view, show, reads=Reads(entries=("p3_unet",))))
+# the handout's UNet: the UNet colourization entry of question 3.2 with every skip
+MEASUREMENT = register(Measurement("toy", compute, view, show, reads=Reads(
+    pick=lambda e: e.model == "UNet" and "3.2" in e.questions and e.handout_network)))
 '''
 
 

@@ -1,10 +1,10 @@
 """What the blocks of the gallery networks compute, in numbers (5.1, 5.2, 5.3).
 
-For each block of the first seed of p2_cnn, p3_unet and p4_sr_unet, over the first test
-images: the share of activations that are exactly zero (the ReLU is off), the share of
-channels that are zero on every image (never used here), and how much of the maps'
-variation is detail, in two bands on the input's scale (periods in input pixels along either
-axis, not in map units, so maps of different sizes compare):
+For each block of the first seed of the gallery networks (the entries whose `measured` table
+names activations), over the first test images: the share of activations that are exactly
+zero (the ReLU is off), the share of channels that are zero on every image (never used here),
+and how much of the maps' variation is detail, in two bands on the input's scale (periods in
+input pixels along either axis, not in map units, so maps of different sizes compare):
 
 - fine: among periods longer than 8 input pixels (what an 8×8 map of a 32×32 image, one unit per
   4×4 input pixels, holds in full), the share at periods shorter than 16. Every map holds this band,
@@ -24,9 +24,8 @@ import torch
 from .. import data as data_mod
 from ..fields import Fields
 from ..page import Item, Page, cell, table
-from . import NAN, Bench, Measurement, Reads, register
+from . import NAN, Bench, Measurement, Network, Reads, register
 
-RUNS = ("p2_cnn", "p3_unet", "p4_sr_unet")
 BLOCKS = ("downconv1", "downconv2", "rfconv", "upconv1", "upconv2", "finalconv")
 IMAGES = 200
 FINE_PERIOD = 16  # input pixels: shorter periods count as fine detail...
@@ -66,25 +65,25 @@ def block_stats(acts: dict[str, torch.Tensor], image_size: int) -> dict[str, dic
 def compute(bench: Bench) -> dict[str, Any]:
     truth = bench.truth[:IMAGES]
     out: dict[str, Any] = {}
-    for name in RUNS:
-        run = bench.run(name)
+    for net in bench.networks:
+        name, run = net.name, bench.run(net.name)
         x = data_mod.super_resolution_input(truth) if run.experiment.task == "super_resolution" \
             else data_mod.greyscale(truth)
         out[name] = block_stats(bench.model(run).activations(x), x.shape[-1])
     return out
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
     found = found or {}
     return Fields("analysis.activations", {"images": IMAGES if found else 0, **{run: Fields(f"analysis.activations.{run}", {
         block: Fields(f"analysis.activations.{run}.{block}",
                       {m: float(found[run][block][m]) if run in found else NAN for m in METRICS})
-        for block in BLOCKS}) for run in RUNS}})
+        for block in BLOCKS}) for run in (n.name for n in networks)}})
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
     rows = []
-    for run in RUNS:
+    for run in (n.name for n in networks):
         for block in BLOCKS:
             s = v[run][block]
             rows.append([cell(run), cell(block), cell(f"{int(s['size'])}×{int(s['size'])}", numeric=True),
@@ -101,4 +100,4 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
          ("Fine detail", True), (f"Finer than {SHORTEST_PERIOD} pixels", True)], rows)]
 
 
-MEASUREMENT = register(Measurement("activations", compute, view, show, reads=Reads(runs=RUNS)))
+MEASUREMENT = register(Measurement("activations", compute, view, show, reads=Reads(first_seeds=True)))

@@ -8,22 +8,23 @@ import numpy as np
 import torch
 
 from .. import data as data_mod
+from ..config import LOSSES, MODELS, Experiment
 from ..fields import Fields
-from ..formats import mean_sd
 from ..page import Item, Page, cell, table
 from ..trained import delta_e2000, lab, predict_rgb
-from . import Bench, Measurement, Reads, register, seeded_row
+from . import Bench, Measurement, Network, Reads, register, seeded_row, seeded_rows, spread
 
 # CIELAB chroma above which a pixel reads as clearly coloured rather than greyish or tinted.
 VIVID_CHROMA = 20.0
 METRICS = ("chroma", "saturation", "vivid", "delta_e")
-# (name in answers, label in the table); the networks are experiment entries, every seed read.
+# (name in answers, label in the table); the networks are the entries whose `measured` table
+# names colourfulness, every seed read.
 REFERENCES = (("truth", "ground truth"), ("palette", "ground truth snapped to the palette"))
-NETWORKS = (("p1_regression_e5", "regression after 5 epochs"),
-            ("p1_regression", "regression (RegressionCNN, squared error)"),
-            ("p1_regression_e50", "regression after 50 epochs"),
-            ("p1_regression_lab", "regression, squared error in CIELAB"),
-            ("p2_cnn", "classification CNN"), ("p3_unet", "classification UNet"))
+
+
+def network_order(e: Experiment) -> tuple[int, int, int]:
+    """Regression first, by loss then length of training, then the classifiers."""
+    return MODELS.index(e.model), list(LOSSES).index(e.loss), e.epochs
 
 
 def colourfulness(rgb: torch.Tensor) -> dict[str, float]:
@@ -48,31 +49,28 @@ def compute(bench: Bench) -> dict[str, Any]:
     out: dict[str, Any] = {
         "test_images": len(truth), "truth": judged(truth, truth),
         "palette": judged(data_mod.decode(data_mod.quantize(truth, bench.palette), bench.palette), truth)}
-    out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: judged(
+    out.update(bench.over_networks(lambda r: judged(
         predict_rgb(bench.model(r), r.experiment.head, bench.grey, bench.palette), truth)))
     return out
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
     found = found or {}
     return Fields("analysis.colourfulness", {
-        name: seeded_row(f"analysis.colourfulness.{name}", found.get(name), METRICS)
-        for name, _ in (*REFERENCES, *NETWORKS)})
+        **{name: seeded_row(f"analysis.colourfulness.{name}", found.get(name), METRICS) for name, _ in REFERENCES},
+        **seeded_rows("analysis.colourfulness", found, networks, METRICS)})
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
     truth = v["truth"]["chroma"]
     rows = []
-    for name, label in (*REFERENCES, *NETWORKS):
+    for name, label in (*REFERENCES, *((n.name, n.label) for n in networks)):
         if name not in found:
             continue
         row = v[name]
-        rows.append([cell(label), cell(row["seeds"] or "–", numeric=True),
-                     cell(mean_sd(row["chroma"], row["chroma_sd"], "chroma"), numeric=True),
+        rows.append([cell(label), cell(row["seeds"] or "–", numeric=True), spread(row, "chroma"),
                      cell(f"{100 * row['chroma'] / truth:.0f}%" if truth > 0 else "n/a", numeric=True),
-                     cell(mean_sd(row["saturation"], row["saturation_sd"], "saturation"), numeric=True),
-                     cell(mean_sd(row["vivid"], row["vivid_sd"], "vivid"), numeric=True),
-                     cell(mean_sd(row["delta_e"], row["delta_e_sd"], "delta_e"), numeric=True)])
+                     spread(row, "saturation"), spread(row, "vivid"), spread(row, "delta_e")])
     return [table(
         f"How colourful the images are, over all {found['test_images']:,} test images: mean CIELAB chroma "
         f"(0 = grey), mean HSV saturation, and the share of clearly coloured pixels (chroma above "
@@ -83,5 +81,4 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
          ("Mean saturation", True), ("Clearly coloured pixels", True), ("ΔE2000 to the truth", True)], rows)]
 
 
-MEASUREMENT = register(Measurement(
-    "colourfulness", compute, view, show, reads=Reads(entries=tuple(base for base, _ in NETWORKS))))
+MEASUREMENT = register(Measurement("colourfulness", compute, view, show, reads=Reads(order=network_order)))

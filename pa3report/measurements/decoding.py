@@ -23,11 +23,10 @@ import torch.nn.functional as F
 from .. import data as data_mod
 from .. import mosaics
 from ..fields import Fields
-from ..formats import mean_sd
 from ..fsutil import content_key
 from ..page import Item, Page, cell, table
 from ..trained import delta_e2000, psnr
-from . import Bench, Measurement, Reads, register, seeded_row
+from . import Bench, Measurement, Network, Reads, register, seeded_row, spread
 from .colourfulness import colourfulness
 
 ANNEALED_T = 0.38
@@ -35,9 +34,9 @@ ANNEALED_T = 0.38
 DECODERS = (("argmax", "most likely colour (argmax)", 0.0),
             ("annealed", f"annealed mean, T = {ANNEALED_T}", ANNEALED_T),
             ("mean", "mean colour, T = 1", 1.0))
-NETWORKS = (("p2_cnn", "CNN"), ("p3_unet", "UNet"))
 METRICS = ("delta_e", "psnr", "vivid", "chroma")
-CERTAINTY = ("entropy", "entropy_right", "entropy_wrong", "top2_share")
+# the pixels the entropy is averaged over: all, and those whose most likely colour is right or wrong
+PIXELS = ("all", "right", "wrong")
 SHOWN = 4  # test images in the figure
 BATCH = 250
 
@@ -61,20 +60,21 @@ def scores_of(model: torch.nn.Module, grey: torch.Tensor) -> torch.Tensor:
     return torch.cat([model(grey[i:i + BATCH]).float() for i in range(0, len(grey), BATCH)])
 
 
-def decoded(scores: torch.Tensor, truth: torch.Tensor, palette: torch.Tensor) -> dict[str, float]:
-    """Every decoder's colour error and colourfulness, and how certain the network is where it is
-    right and where it is wrong (argmax against the truth snapped to the palette)."""
-    out: dict[str, float] = {}
+def decoded(scores: torch.Tensor, truth: torch.Tensor, palette: torch.Tensor) -> dict[str, Any]:
+    """Every decoder's colour error and colourfulness ({decoder: {metric: value}}), and how certain
+    the network is: the mean entropy over the PIXELS (where the argmax is right or wrong against
+    the truth snapped to the palette) and the share of the two most likely colours."""
+    out: dict[str, Any] = {}
     for name, _, t in DECODERS:
         rgb = decode_scores(scores, palette, t)
         c = colourfulness(rgb)
-        out.update({f"{name}_delta_e": delta_e2000(rgb, truth), f"{name}_psnr": psnr(rgb, truth),
-                    f"{name}_vivid": c["vivid"], f"{name}_chroma": c["chroma"]})
+        out[name] = {"delta_e": delta_e2000(rgb, truth), "psnr": psnr(rgb, truth),
+                     "vivid": c["vivid"], "chroma": c["chroma"]}
     h = entropy_bits(scores)
     right = scores.argmax(1) == data_mod.quantize(truth, palette)
     top2 = F.softmax(scores, dim=1).topk(2, dim=1).values.sum(1)
-    out.update({"entropy": float(h.mean()), "entropy_right": float(h[right].mean()),
-                "entropy_wrong": float(h[~right].mean()), "top2_share": 100.0 * float(top2.mean())})
+    out["entropy"] = dict(zip(PIXELS, (float(h.mean()), float(h[right].mean()), float(h[~right].mean()))))
+    out["top_two_share"] = 100.0 * float(top2.mean())
     return out
 
 
@@ -94,34 +94,33 @@ def compute(bench: Bench) -> dict[str, Any]:
                 **{name: decode_scores(s, palette, t).half() for name, _, t in DECODERS}}
         return decoded(scores, truth, palette)
 
-    out.update(bench.over_seeds((base for base, _ in NETWORKS), measure))
+    out.update(bench.over_networks(measure))
     out["shown"] = shown
     out["images"] = {"grey": grey[:SHOWN].half(), "truth": truth[:SHOWN].half()}
     return out
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
     found = found or {}
 
     def rows(base: str) -> Fields:
         raw = found.get(base)
-        per = {name: seeded_row(f"analysis.decoding.{base}.{name}", None if raw is None else {
-            **{m: raw[f"{name}_{m}"] for m in METRICS}, "pairing": raw["pairing"]}, METRICS)
-            for name, _, _ in DECODERS}
-        # the entropy where the argmax is right and where it is wrong, as two rows of one metric,
-        # so answers compare them seed by seed like any two rows
-        for part, metric in (("all", "entropy"), ("right", "entropy_right"), ("wrong", "entropy_wrong")):
-            per[part] = seeded_row(f"analysis.decoding.{base}.{part}", None if raw is None else {
-                "entropy": raw[metric], "top2_share": raw["top2_share"], "pairing": raw["pairing"]},
-                ("entropy", "top2_share"))
+        pairing = {"pairing": raw["pairing"]} if raw else {}
+        per = {name: seeded_row(f"analysis.decoding.{base}.{name}", {**raw[name], **pairing} if raw else None,
+                                METRICS) for name, _, _ in DECODERS}
+        # the entropy over each kind of pixel as rows of one metric, so answers compare the pixels
+        # where the argmax is right and where it is wrong seed by seed like any two rows
+        for part in PIXELS:
+            values = ({"entropy": raw["entropy"][part], "top_two_share": raw["top_two_share"], **pairing}
+                      if raw else None)
+            per[part] = seeded_row(f"analysis.decoding.{base}.{part}", values, ("entropy", "top_two_share"))
         return Fields(f"analysis.decoding.{base}", per)
 
-    return Fields("analysis.decoding", {"temperature": ANNEALED_T,
-                                        **{base: rows(base) for base, _ in NETWORKS}})
+    return Fields("analysis.decoding", {"temperature": ANNEALED_T, **{n.name: rows(n.name) for n in networks}})
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
-    nets = [(base, label) for base, label in NETWORKS if base in found]
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
+    nets = [(n.name, n.label) for n in networks if n.name in found]
     if not nets:
         return []
     rows = []
@@ -131,8 +130,7 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
         for name, dec_label, _ in DECODERS:
             row = v[base][name]
             rows.append([cell(label), cell(dec_label), cell(row["seeds"], numeric=True)]
-                        + [cell(mean_sd(row[m], row[f"{m}_sd"], m), numeric=True, best=best.get(m) == name)
-                           for m in METRICS])
+                        + [spread(row, m, best=best.get(m) == name) for m in METRICS])
     items: list[Item] = [table(
         f"One trained network, three ways to turn its colour probabilities into a colour, over all "
         f"{found['test_images']:,} test images; mean ± standard deviation over the seeds (the best decoding of "
@@ -143,9 +141,8 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     certainty = []
     for base, label in nets:
         certainty.append([cell(label), cell(v[base]["all"]["seeds"], numeric=True)]
-                         + [cell(mean_sd(v[base][part]["entropy"], v[base][part]["entropy_sd"], "entropy"),
-                                 numeric=True) for part in ("all", "right", "wrong")]
-                         + [cell(f"{v[base]['all']['top2_share']:.1f}%", numeric=True)])
+                         + [spread(v[base][part], "entropy") for part in PIXELS]
+                         + [cell(f"{v[base]['all']['top_two_share']:.1f}%", numeric=True)])
     items.append(table(
         "How sure the networks are: the mean entropy of each pixel's colour distribution (bits; 0 is "
         f"certain, {math.log2(data_mod.NUM_COLOURS):.2f} is all {data_mod.NUM_COLOURS} colours equally "
@@ -176,12 +173,12 @@ def _figure(page: Page, found: dict[str, Any], nets: list[tuple[str, str]]) -> I
 
     runs = ", ".join(found["shown"][base]["run"] for base, _ in nets)
     return page.maker.make(
-        "img/decoding.png", {"decoding": content_key({"shown": found["shown"], "images": found["images"]})},
+        "img/decoding.png", {"decoding": content_key({"shown": found["shown"], "images": found["images"]}),
+                             "rows": nets},
         draw, alt="one classifier's output decoded three ways, with its second choice and entropy",
         caption=f"{runs} on the first {SHOWN} test images: the colour distribution decoded by argmax, by the "
                 f"annealed mean and by the mean; the second most likely colour; and the entropy of each "
                 f"pixel's distribution (dark: sure, yellow: {top:.1f} bits, every colour equally likely).")
 
 
-MEASUREMENT = register(Measurement(
-    "decoding", compute, view, show, reads=Reads(entries=tuple(base for base, _ in NETWORKS))))
+MEASUREMENT = register(Measurement("decoding", compute, view, show, reads=Reads()))

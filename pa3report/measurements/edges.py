@@ -17,16 +17,12 @@ import torch.nn.functional as F
 
 from .. import data as data_mod
 from ..fields import Fields
-from ..formats import mean_sd
 from ..page import Item, Page, cell, table
 from ..runs import RunInfo
 from ..trained import predict_rgb
-from . import Bench, Measurement, Reads, register, seeded_row
+from . import Bench, Measurement, Network, Reads, register, seeded_rows, spread
 
-NETWORKS = (("p1_regression", "regression (RegressionCNN)"), ("p2_cnn", "classification CNN"),
-            ("p3_unet", "classification UNet"), ("p3_unet_bs20", "UNet, batch 20"),
-            ("p3_unet_bs500", "UNet, batch 500"), ("p3_unet_skip_input", "UNet, only the grey-input skip"),
-            ("p3_unet_skip_encoder", "UNet, only the encoder skips"))
+# the networks: the entries whose `measured` table names edges, every seed read
 METRICS = ("acc_edge", "acc_flat", "edge_penalty")
 EDGE_SHARE, FLAT_SHARE = 0.25, 0.5
 
@@ -65,20 +61,17 @@ def compute(bench: Bench) -> dict[str, Any]:
         rgb = predict_rgb(bench.model(run), run.experiment.head, bench.grey, bench.palette)
         return follow(data_mod.quantize(rgb, bench.palette).reshape(truth.shape), truth, edge, flat)
 
-    out.update(bench.over_seeds((base for base, _ in NETWORKS), measure))
+    out.update(bench.over_networks(measure))
     return out
 
 
-def view(found: dict[str, Any] | None) -> Fields:
-    found = found or {}
-    return Fields("analysis.edges", {name: seeded_row(f"analysis.edges.{name}", found.get(name), METRICS)
-                                     for name, _ in NETWORKS})
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
+    return Fields("analysis.edges", seeded_rows("analysis.edges", found, networks, METRICS))
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
-    rows = [[cell(label), cell(v[name]["seeds"], numeric=True)]
-            + [cell(mean_sd(v[name][m], v[name][f"{m}_sd"], m), numeric=True) for m in METRICS]
-            for name, label in NETWORKS if name in found]
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
+    rows = [[cell(n.label), cell(v[n.name]["seeds"], numeric=True)] + [spread(v[n.name], m) for m in METRICS]
+            for n in networks if n.name in found]
     return [table(
         f"Do the colours follow the grey image's edges? Over all {found['test_images']:,} test images, output "
         f"and truth snapped to the palette: accuracy on the {EDGE_SHARE:.0%} of pixels with the strongest "
@@ -88,5 +81,4 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
          ("Edge penalty (points)", True)], rows)]
 
 
-MEASUREMENT = register(Measurement(
-    "edges", compute, view, show, reads=Reads(entries=tuple(base for base, _ in NETWORKS))))
+MEASUREMENT = register(Measurement("edges", compute, view, show, reads=Reads()))

@@ -1,7 +1,10 @@
 """Colourizing images larger than the 32×32 training images (6.3), three ways: the whole image
 at once (direct); shrunk to 32×32, colourized and enlarged back (via 32×32); and colourized at
 32×32 with only its colour (CIELAB a*b*) enlarged and put under the full-size grey image's own
-lightness (chroma only): if colour is a low-frequency signal, the last keeps every detail."""
+lightness (chroma only): if colour is a low-frequency signal, the last keeps every detail.
+
+It reads the first seed of the entry whose `measured` table names large (the first such entry,
+should several name it)."""
 
 from __future__ import annotations
 
@@ -20,9 +23,8 @@ from ..fields import Fields
 from ..fsutil import content_key
 from ..page import Item, Page, cell, table
 from ..trained import delta_e2000, lab
-from . import NAN, Bench, Measurement, Reads, register
+from . import NAN, Bench, Measurement, Network, Reads, register
 
-RUN = "p3_unet"
 KEYS = ("horses_32", "horses_64", "horses_128", "photos_128", "photos_256")
 HORSES = 4  # test horses enlarged to each size
 SHOWN = 2  # images per size in the figures (the table counts them all)
@@ -79,7 +81,7 @@ def colourize_large(model: nn.Module, rgb: torch.Tensor, palette: torch.Tensor) 
 
 
 def compute(bench: Bench) -> dict[str, Any]:
-    model = bench.model(RUN)
+    model = bench.model(bench.networks[0].name)
     horses = bench.truth[:HORSES]
     found: dict[str, Any] = {}
     for size in (32, 64, 128):
@@ -91,15 +93,18 @@ def compute(bench: Bench) -> dict[str, Any]:
     return {name: {**v, **{t: v[t].half() for t in IMAGES}} for name, v in found.items()}
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
+    """Each size's numbers, and the run they are of."""
     found = found or {}
-    return Fields("analysis.large", {key: Fields(f"analysis.large.{key}", {
+    sizes = {key: Fields(f"analysis.large.{key}", {
         "size": int(key.rsplit("_", 1)[1]), "images": int(found[key]["grey"].shape[0]) if key in found else 0,
         **{f"{m}_{path}": float(found[key][f"{m}_{path}"]) if key in found else NAN
-           for m in ("acc", "de") for path in PATHS}}) for key in KEYS})
+           for m in ("acc", "de") for path in PATHS}}) for key in KEYS}
+    return Fields("analysis.large", {"run": networks[0].name if networks else "n/a", **sizes})
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
+    run = networks[0].name
     columns = ["grey input", "direct (whole image)", "via 32×32 and back", "chroma only", "ground truth"]
     items: list[Item] = []
     for kind, label, what in (("horses", "horse", "test horses enlarged from 32×32 (bicubic)"),
@@ -116,8 +121,8 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
 
         items.append(page.maker.make(
             f"img/q6-3-{kind}.png", {"large": content_key({k: found[k] for k in keys}), "shown": SHOWN},
-            draw, alt=f"{RUN} colourizing {what} at several sizes",
-            caption=f"{RUN}, trained on 32×32 images, on {what}: the grey image goes in whole "
+            draw, alt=f"{run} colourizing {what} at several sizes",
+            caption=f"{run}, trained on 32×32 images, on {what}: the grey image goes in whole "
                     "(direct), or is shrunk to 32×32, colourized, and its colours enlarged back (via 32×32), or "
                     "only its colour (CIELAB a*b*) is enlarged and put under the full-size lightness (chroma "
                     "only). Every image is drawn at about the same size."))
@@ -139,4 +144,4 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     return items
 
 
-MEASUREMENT = register(Measurement("large", compute, view, show, reads=Reads(runs=(RUN,))))
+MEASUREMENT = register(Measurement("large", compute, view, show, reads=Reads(first_seeds=True)))

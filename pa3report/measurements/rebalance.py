@@ -16,14 +16,14 @@ import torch
 from .. import data as data_mod
 from .. import mosaics
 from ..fields import Fields
-from ..formats import mean_sd
 from ..fsutil import content_key
 from ..page import Item, Page, cell, table
 from ..trained import predict_rgb
-from . import Bench, Measurement, Reads, register, seeded_row
+from . import Bench, Measurement, Network, Reads, register, seeded_rows, spread
 from .colourfulness import judged
 
-NETWORKS = (("p3_unet", "UNet, cross-entropy"), ("p3_unet_rebalanced", "UNet, class-rebalanced cross-entropy"))
+# the networks: the entries whose `measured` table names rebalance (the plain and the rebalanced
+# loss), every seed read
 METRICS = ("palette_acc", "balanced_acc", "rare_acc", "vivid", "chroma", "delta_e")
 SHOWN = 8
 
@@ -57,7 +57,7 @@ def compute(bench: Bench) -> dict[str, Any]:
             shown[run.experiment.base] = {"run": run.name, "rgb": rgb[:SHOWN].half()}
         return {**class_accuracy(data_mod.quantize(rgb, palette), truth_cls, len(palette)), **judged(rgb, truth)}
 
-    out: dict[str, Any] = {"test_images": len(truth), **bench.over_seeds((b for b, _ in NETWORKS), measure)}
+    out: dict[str, Any] = {"test_images": len(truth), **bench.over_networks(measure)}
     counts = torch.bincount(truth_cls.reshape(-1), minlength=len(palette)).double()
     out["rare_colours"] = int(rare(counts).sum())
     out["rare_share"] = 100.0 * float(counts[rare(counts)].sum() / counts.sum())
@@ -66,20 +66,19 @@ def compute(bench: Bench) -> dict[str, Any]:
     return out
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
     found = found or {}
     return Fields("analysis.rebalance", {
         "rare_colours": found.get("rare_colours", 0), "rare_share": found.get("rare_share", float("nan")),
-        **{base: seeded_row(f"analysis.rebalance.{base}", found.get(base), METRICS) for base, _ in NETWORKS}})
+        **seeded_rows("analysis.rebalance", found, networks, METRICS)})
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
-    nets = [(b, label) for b, label in NETWORKS if b in found]
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
+    nets = [(n.name, n.label) for n in networks if n.name in found]
     if not nets:
         return []
     rows = [[cell(label), cell(v[b]["seeds"], numeric=True)]
-            + [cell(mean_sd(v[b][m], v[b][f"{m}_sd"], "val_acc" if m.endswith("acc") else m), numeric=True)
-               for m in METRICS] for b, label in nets]
+            + [spread(v[b], m, "val_acc" if m.endswith("acc") else None) for m in METRICS] for b, label in nets]
     items: list[Item] = [table(
         f"Plain against class-rebalanced cross-entropy over all {found['test_images']:,} test images (mean ± "
         f"standard deviation over seeds). Balanced accuracy: the mean of the per-colour accuracies; rare "
@@ -88,17 +87,18 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
         ["Training loss", ("Seeds", True), ("Pixel accuracy", True), ("Balanced accuracy", True),
          ("Accuracy on rare colours", True), ("Clearly coloured pixels", True), ("Mean chroma", True),
          ("ΔE2000", True)], rows)]
-    if len(nets) == len(NETWORKS):
+    if len(nets) == len(networks):
         def draw(path: Path) -> None:
             mosaics.sample_grid(path, [("grey input", found["images"]["grey"].float()),
                                        ("ground truth", found["images"]["truth"].float()),
                                        *((label, found["shown"][b]["rgb"].float()) for b, label in nets)])
         runs = " and ".join(found["shown"][b]["run"] for b, _ in nets)
         items.append(page.maker.make(
-            "img/q6-1-rebalanced.png", {"rebalance": content_key({"shown": found["shown"], "images": found["images"]})},
+            "img/q6-1-rebalanced.png",
+            {"rebalance": content_key({"shown": found["shown"], "images": found["images"]}), "rows": nets},
             draw, alt="the UNet trained with plain and with class-rebalanced cross-entropy on the same test images",
             caption=f"The first {SHOWN} test images colourized by {runs} (seed 0 of each)."))
     return items
 
 
-MEASUREMENT = register(Measurement("rebalance", compute, view, show, reads=Reads(entries=tuple(b for b, _ in NETWORKS))))
+MEASUREMENT = register(Measurement("rebalance", compute, view, show, reads=Reads()))

@@ -21,8 +21,9 @@ Three views of which input pixels one output pixel depends on:
   test images, for the centre output pixel (the log-probability of the decision, because
   raw scores share an offset the softmax ignores), as shares of the total.
 
-The answers read analysis.receptive_field:
-  p2_cnn, p3_unet: the measured largest receptive field width in pixels, one plain number;
+It reads the first seed of the entries whose `measured` table names receptive_field. The
+answers read analysis.receptive_field:
+  <run>, for each of them: the measured largest receptive field width in pixels, one plain number;
   nets.<run>: theory (largest exact size over output positions), theory_min, standard (the
     textbook recurrence), period, measured_min / measured_max (widths and heights over the
     positions), erf50 / erf90 (the smallest square radius r, in pixels, whose
@@ -48,9 +49,8 @@ from ..fields import Fields
 from ..fsutil import content_key
 from ..models import BLOCKS, MyConv2d
 from ..page import Item, Page, cell, note, table
-from . import NAN, Bench, Measurement, Reads, register
+from . import NAN, Bench, Measurement, Network, Reads, register
 
-RUNS = {"p2_cnn": "CNN", "p3_unet": "UNet"}
 SIZE = 96  # smallest measuring input; wider when a field would reach its border
 POINTWISE = (nn.BatchNorm2d, nn.ReLU, nn.Identity, nn.Dropout, nn.Sigmoid, nn.Tanh, nn.LeakyReLU)
 CONVS = (nn.Conv2d, MyConv2d)
@@ -273,13 +273,13 @@ def analyse(model: nn.Module, inputs: torch.Tensor) -> dict[str, Any]:
 
 
 def compute(bench: Bench) -> dict[str, Any]:
-    return {name: analyse(bench.model(name), bench.grey) for name in RUNS}
+    return {n.name: analyse(bench.model(n.name), bench.grey) for n in bench.networks}
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
     found = found or {}
     nets = {}
-    for name in RUNS:
+    for name in (n.name for n in networks):
         f = found.get(name)
         sizes = f["measured"]["widths"] + f["measured"]["heights"] if f else []
         by_block = {row["block"]: row["high"] for row in f["rows"]} if f else {}
@@ -292,7 +292,7 @@ def view(found: dict[str, Any] | None) -> Fields:
             "blocks": Fields(f"analysis.receptive_field.nets.{name}.blocks",
                              {b: float(by_block.get(b, NAN)) for b in BLOCKS})})
     return Fields("analysis.receptive_field", {
-        **{name: nets[name]["measured_max"] for name in RUNS},
+        **{name: net["measured_max"] for name, net in nets.items()},
         "nets": Fields("analysis.receptive_field.nets", nets)})
 
 
@@ -304,11 +304,11 @@ def _square(r: float) -> str:
     return f"{r:.0f} ({2 * r + 1:.0f}×{2 * r + 1:.0f})"
 
 
-def _layer_table(name: str, rows: list[dict[str, Any]]) -> Item:
+def _layer_table(name: str, label: str, rows: list[dict[str, Any]]) -> Item:
     cells = [[cell(r["block"]), cell(r["layer"]), cell(f"{32 / r['jump']:g}×{32 / r['jump']:g}", numeric=True),
               cell(f"{r['jump']:g}", numeric=True), cell(f"{r['standard']:g}", numeric=True),
               cell(_span(r["low"], r["high"]), numeric=True)] for r in rows]
-    return table(f"{name} ({RUNS[name]}): the receptive field derived layer by layer from the built network "
+    return table(f"{name} ({label}): the receptive field derived layer by layer from the built network "
                  "(batch norm and ReLU act pixel by pixel and change nothing)",
                  ["Block", "Layer", ("Grid at 32×32", True), ("Jump j", True), ("r, textbook", True),
                   ("r, exact (all positions)", True)], cells)
@@ -331,10 +331,11 @@ def _why(n: Fields) -> str:
             f"spread and gives {n['standard']:g}{', in between' if between else ''}.")
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
     nets = v["nets"]
-    items = [_layer_table(name, found[name]["rows"]) for name in found]
-    summary = [[cell(f"{name} ({RUNS[name]})"), cell(f"{nets[name]['standard']:g}", numeric=True),
+    labels = {n.name: n.label for n in networks}
+    items = [_layer_table(name, labels[name], found[name]["rows"]) for name in found]
+    summary = [[cell(f"{name} ({labels[name]})"), cell(f"{nets[name]['standard']:g}", numeric=True),
                 cell(_span(nets[name]["theory_min"], nets[name]["theory"]), numeric=True),
                 cell(_span(nets[name]["measured_min"], nets[name]["measured_max"]), numeric=True),
                 cell(_square(nets[name]["erf50"]), numeric=True), cell(_square(nets[name]["erf90"]), numeric=True)]
@@ -345,7 +346,7 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
         "(square radius around the centre pixel holding 50% and 90% of the gradient, and that square)",
         ["Network", ("Textbook", True), ("Derived (min–max)", True), ("Measured (min–max)", True),
          ("ERF 50%", True), ("ERF 90%", True)], summary))
-    items.append(_figure(page, found))
+    items.append(_figure(page, found, labels))
     agree = all(nets[n]["theory"] == nets[n]["measured_max"] and nets[n]["theory_min"] == nets[n]["measured_min"]
                 for n in found)
     text = " and ".join(_measured(n, found[n]["measured"]) for n in found)
@@ -365,8 +366,8 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
     return items
 
 
-def _figure(page: Page, found: dict[str, Any]) -> Item:
-    panels = [figures.HeatPanel(f"{name} ({RUNS[name]})", found[name]["erf"]["share"].numpy(),
+def _figure(page: Page, found: dict[str, Any], labels: dict[str, str]) -> Item:
+    panels = [figures.HeatPanel(f"{name} ({labels[name]})", found[name]["erf"]["share"].numpy(),
                                 tuple(found[name]["erf"]["centre"]), tuple(found[name]["box"]),
                                 ((0.5, found[name]["erf"]["erf50"]), (0.9, found[name]["erf"]["erf90"])))
               for name in found]
@@ -379,7 +380,8 @@ def _figure(page: Page, found: dict[str, Any]) -> Item:
     past = any(top < 0 or left < 0 or bottom >= h or right >= w
                for top, bottom, left, right in (found[n]["box"] for n in found))
     return page.maker.make(
-        "img/receptive-field.png", {"rf": content_key({n: (found[n]["erf"], found[n]["box"]) for n in found})},
+        "img/receptive-field.png", {"rf": content_key({n: (found[n]["erf"], found[n]["box"]) for n in found}),
+                                    "labels": labels},
         draw, alt="effective receptive fields of the trained CNN and UNet",
         caption=f"Effective receptive field: mean |gradient| of the centre pixel's predicted-colour "
                 f"log-probability with respect to the grey input, over {first['images']:,} test images, as a "
@@ -388,4 +390,4 @@ def _figure(page: Page, found: dict[str, Any]) -> Item:
                 "and 90% of the gradient lie.")
 
 
-MEASUREMENT = register(Measurement("receptive_field", compute, view, show, reads=Reads(runs=tuple(RUNS))))
+MEASUREMENT = register(Measurement("receptive_field", compute, view, show, reads=Reads(first_seeds=True)))

@@ -1,4 +1,7 @@
-"""ReLU and max-pooling in either order on the same trained weights: outputs and cost (6.2)."""
+"""ReLU and max-pooling in either order on the same trained weights: outputs and cost (6.2).
+
+It reads the first seed of the entry whose `measured` table names relu_maxpool (the first such
+entry, should several name it)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,8 @@ import torch.nn as nn
 
 from ..fields import Fields
 from ..page import Item, Page, cell, table
-from . import NAN, Bench, Measurement, Reads, register
+from . import NAN, Bench, Measurement, Network, Reads, register
 
-RUN = "p1_regression"
 BLOCKS = ("downconv1", "downconv2")  # the blocks that pool
 FIELDS = ("max_abs_diff_eval", "max_abs_diff_train", "max_abs_grad_diff", "relu_then_pool_forward_ms",
           "pool_then_relu_forward_ms", "relu_then_pool_train_step_ms", "pool_then_relu_train_step_ms")
@@ -84,16 +86,18 @@ def relu_maxpool_order(model: nn.Module, x: torch.Tensor, repeats: int = 5) -> d
 
 
 def compute(bench: Bench) -> dict[str, float]:
-    return relu_maxpool_order(bench.model(RUN), bench.grey[:100].contiguous())
+    return relu_maxpool_order(bench.model(bench.networks[0].name), bench.grey[:100].contiguous())
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
+    """The numbers, and the run they are of."""
     found = found or {}
-    return Fields("analysis.relu_maxpool", {k: float(found.get(k, NAN)) for k in FIELDS})
+    return Fields("analysis.relu_maxpool", {"run": networks[0].name if networks else "n/a",
+                                            **{k: float(found.get(k, NAN)) for k in FIELDS}})
 
 
-def show(page: Page, found: dict[str, float], r: Fields) -> list[Item]:
-    run = page.runs[RUN]
+def show(page: Page, found: dict[str, float], r: Fields, networks: tuple[Network, ...]) -> list[Item]:
+    run = page.runs[networks[0].name]
     arch = page.architecture(run.experiment)
     pooled = [b for b in arch.blocks if any(layer.kind == "MaxPool2d" for layer in b.layers)]
     after = sum(b.output_shape[0] * b.output_shape[1] * b.output_shape[2] for b in pooled)
@@ -115,4 +119,4 @@ def show(page: Page, found: dict[str, float], r: Fields) -> list[Item]:
          ("… train mode (batch statistics)", True)], rows)]
 
 
-MEASUREMENT = register(Measurement("relu_maxpool", compute, view, show, reads=Reads(runs=(RUN,))))
+MEASUREMENT = register(Measurement("relu_maxpool", compute, view, show, reads=Reads(first_seeds=True)))

@@ -13,13 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..fields import Fields
-from ..formats import mean_sd
 from ..page import Item, Page, cell, table
-from . import Bench, Measurement, Reads, register, seeded_row
+from . import Bench, Measurement, Network, register, seeded_rows, spread
+from .batch_scaling import BATCH_RUNS
 
-# the batch sizes, then the ablations that scale the learning rate with the batch (when listed)
-ENTRIES = ("p3_unet_bs20", "p3_unet_bs50", "p3_unet", "p3_unet_bs250", "p3_unet_bs500",
-           "p3_unet_bs20_lr", "p3_unet_bs500_lr")
 METRICS = ("val_acc", "train_loss")
 
 
@@ -30,25 +27,22 @@ def roughness(values: np.ndarray) -> float:
 
 
 def compute(bench: Bench) -> dict[str, Any]:
-    found = bench.over_seeds(ENTRIES, lambda r: {m: roughness(r.result.history[m].to_numpy())  # type: ignore[union-attr]
+    found = bench.over_networks(lambda r: {m: roughness(r.result.history[m].to_numpy())  # type: ignore[union-attr]
                                                  for m in METRICS})
     settings = {base: bench.entry(base)[0].experiment for base in found}
     return {base: {"batch_size": settings[base].batch_size, "learn_rate": settings[base].learn_rate, **v}
             for base, v in found.items()}
 
 
-def view(found: dict[str, Any] | None) -> Fields:
-    found = found or {}
-    return Fields("analysis.smoothness", {base: seeded_row(f"analysis.smoothness.{base}", found.get(base), METRICS)
-                                          for base in ENTRIES})
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
+    return Fields("analysis.smoothness", seeded_rows("analysis.smoothness", found, networks, METRICS))
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
     rows = [[cell(base), cell(found[base]["batch_size"], numeric=True),
              cell(f'{found[base]["learn_rate"]:g}', numeric=True), cell(v[base]["seeds"], numeric=True),
-             cell(mean_sd(v[base]["val_acc"], v[base]["val_acc_sd"], "val_acc", 2), numeric=True),
-             cell(mean_sd(v[base]["train_loss"], v[base]["train_loss_sd"], "train_loss", 4), numeric=True)]
-            for base in ENTRIES if base in found]
+             spread(v[base], "val_acc", digits=2), spread(v[base], "train_loss", digits=4)]
+            for base in (n.name for n in networks) if base in found]
     return [table(
         "How much each curve jumps from epoch to epoch: roughness, the mean absolute second difference of the "
         "per-epoch values (0 for a straight or gently bending curve); mean ± standard deviation over seeds",
@@ -56,5 +50,5 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
          ("Roughness of train loss", True)], rows)]
 
 
-MEASUREMENT = register(Measurement("smoothness", compute, view, show, reads=Reads(entries=ENTRIES),
+MEASUREMENT = register(Measurement("smoothness", compute, view, show, reads=BATCH_RUNS,
                                    needs_data=False, cache=False))

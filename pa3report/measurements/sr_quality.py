@@ -9,15 +9,13 @@ import torch
 
 from .. import data as data_mod
 from ..fields import Fields
-from ..formats import mean_sd
 from ..page import Item, Page, cell, table
 from ..trained import delta_e2000, predict_rgb, psnr
-from . import Bench, Measurement, Reads, register, seeded_row
+from . import Bench, Measurement, Network, Reads, register, seeded_row, seeded_rows, spread
 
 METRICS = ("psnr", "ssim", "palette_acc", "delta_e")
-NETWORKS = (("p4_sr_cnn", "CNN"), ("p4_sr_unet", "UNet"),
-            ("p4_sr_unet_rgb", "UNet with an RGB output (squared error)"))
-# (name in answers, label); the ceiling is a reference, not a method.
+# The networks are the entries whose `measured` table names sr_quality, every seed read; the
+# methods (name in answers, label) are computed here; the ceiling is a reference, not a method.
 METHODS = (("bicubic", "bicubic interpolation"), ("bilinear", "bilinear interpolation"),
            ("nearest", "nearest neighbour (the network's input)"))
 CEILING = ("ceiling", "ground truth snapped to the palette")
@@ -45,20 +43,21 @@ def compute(bench: Bench) -> dict[str, Any]:
         "bicubic": image_quality(data_mod.bicubic_baseline(truth), truth, palette),
         "ceiling": image_quality(data_mod.decode(data_mod.quantize(truth, palette), palette), truth, palette),
     }
-    out.update(bench.over_seeds((base for base, _ in NETWORKS), lambda r: image_quality(
+    out.update(bench.over_networks(lambda r: image_quality(
         predict_rgb(bench.model(r), r.experiment.head, small, palette), truth, palette)))
     return out
 
 
-def view(found: dict[str, Any] | None) -> Fields:
+def view(found: dict[str, Any] | None, networks: tuple[Network, ...]) -> Fields:
     found = found or {}
-    return Fields("analysis.sr_quality", {
-        name: seeded_row(f"analysis.sr_quality.{name}", found.get(name), METRICS)
-        for name, _ in (*NETWORKS, *METHODS, CEILING)})
+    methods = {name: seeded_row(f"analysis.sr_quality.{name}", found.get(name), METRICS)
+               for name, _ in (*METHODS, CEILING)}
+    nets = seeded_rows("analysis.sr_quality", found, networks, METRICS)
+    return Fields("analysis.sr_quality", {**nets, **methods})
 
 
-def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
-    shown = [(name, label) for name, label in (*NETWORKS, *METHODS) if name in found]
+def show(page: Page, found: dict[str, Any], v: Fields, networks: tuple[Network, ...]) -> list[Item]:
+    shown = [(name, label) for name, label in (*((n.name, n.label) for n in networks), *METHODS) if name in found]
     best = {m: (min if m in LOWER_IS_BETTER else max)((name for name, _ in shown), key=lambda n: v[n][m])
             for m in METRICS}
     rows = []
@@ -67,8 +66,7 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
         if name == CEILING[0]:
             label += " (nearest colour in RGB: the highest palette accuracy and PSNR a palette output can reach)"
         rows.append([cell(label), cell(row["seeds"] or "–", numeric=True)]
-                    + [cell(mean_sd(row[m], row[f"{m}_sd"], m), best=best[m] == name, numeric=True)
-                       for m in METRICS])
+                    + [spread(row, m, best=best[m] == name) for m in METRICS])
     return [table(
         f"Super-resolution quality over all {found['test_images']:,} test images, against the original "
         "32×32 images (ΔE2000: mean CIEDE2000 colour difference per pixel, lower is better); networks: "
@@ -78,5 +76,4 @@ def show(page: Page, found: dict[str, Any], v: Fields) -> list[Item]:
          ("ΔE2000", True)], rows)]
 
 
-MEASUREMENT = register(Measurement(
-    "sr_quality", compute, view, show, reads=Reads(entries=tuple(base for base, _ in NETWORKS))))
+MEASUREMENT = register(Measurement("sr_quality", compute, view, show, reads=Reads()))

@@ -6,6 +6,8 @@ import torch
 
 from pa3report.measurements import activations as act
 
+from ..runkit import run, runs
+
 
 def test_fine_share_of_smooth_and_checkerboard_maps():
     y, x = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
@@ -47,6 +49,8 @@ def test_block_stats_count_zeros_and_dead_channels():
 
 
 def test_view_names_every_run_and_block():
-    v = act.view(None)
-    assert set(v) == {"images", *act.RUNS} and set(v["p3_unet"]) == set(act.BLOCKS) and v["images"] == 0
+    gallery = (("activations", ""),)
+    rs = runs(run("p2_cnn", model="CNN", measured=gallery), run("p3_unet", measured=gallery), run("p3_unet_bs20"))
+    v = act.view(None, act.MEASUREMENT.networks(rs))
+    assert set(v) == {"images", "p2_cnn", "p3_unet"} and set(v["p3_unet"]) == set(act.BLOCKS) and v["images"] == 0
     assert math.isnan(v["p3_unet"]["downconv1"]["fine"])

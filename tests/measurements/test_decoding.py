@@ -6,6 +6,8 @@ import torch
 
 from pa3report.measurements import decoding
 
+from ..runkit import run, runs
+
 PALETTE = torch.tensor([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
 
@@ -42,15 +44,19 @@ def test_decoded_reports_every_decoder_and_where_it_is_unsure():
     s[0, 1, 0] = 10.0  # sure of red on the top row (right)
     s[0, 2, 1] = 0.5  # unsure between the three on the bottom row, blue ahead (wrong)
     out = decoding.decoded(s, truth, PALETTE)
-    assert out["argmax_psnr"] < 100 and out["entropy_wrong"] > out["entropy_right"]
-    assert {f"{d}_{m}" for d, _, _ in decoding.DECODERS for m in decoding.METRICS} <= set(out)
+    assert out["argmax"]["psnr"] < 100 and out["entropy"]["wrong"] > out["entropy"]["right"]
+    assert all(set(out[d]) == set(decoding.METRICS) for d, _, _ in decoding.DECODERS)
+    assert set(out["entropy"]) == set(decoding.PIXELS) and 0 < out["top_two_share"] <= 100
 
 
 def test_view_pairs_the_decoders_of_one_network():
-    raw = {f"{d}_{m}": [1.0, 2.0] for d, _, _ in decoding.DECODERS for m in decoding.METRICS}
-    raw.update({m: [1.0, 1.5] for m in decoding.CERTAINTY})
+    raw = {d: {m: [1.0, 2.0] for m in decoding.METRICS} for d, _, _ in decoding.DECODERS}
+    raw["entropy"] = {"all": [1.0, 1.2], "right": [0.5, 0.7], "wrong": [1.0, 1.5]}
+    raw["top_two_share"] = [60.0, 70.0]
     raw["pairing"] = {"model": "CNN", "seeds": [0, 1]}
-    v = decoding.view({"p2_cnn": raw})
-    assert v["p2_cnn"]["annealed"]["seeds"] == 2 and v["p2_cnn"]["annealed"]["pairing"]["model"] == "CNN"
-    assert not v["p3_unet"]["argmax"]["available"]
-    assert v["p2_cnn"]["wrong"]["entropy"] == 1.25 and v["p2_cnn"]["right"]["pairing"]["seeds"] == (0, 1)
+    rs = runs(run("cnn", model="CNN", measured=(("decoding", "CNN"),)), run("unet", measured=(("decoding", "UNet"),)))
+    v = decoding.view({"cnn": raw}, decoding.MEASUREMENT.networks(rs))
+    assert v["cnn"]["annealed"]["seeds"] == 2 and v["cnn"]["annealed"]["pairing"]["model"] == "CNN"
+    assert not v["unet"]["argmax"]["available"] and math.isnan(v["unet"]["wrong"]["entropy"])
+    assert v["cnn"]["wrong"]["entropy"] == 1.25 and v["cnn"]["right"]["pairing"]["seeds"] == (0, 1)
+    assert v["cnn"]["all"]["top_two_share"] == 65.0

@@ -5,6 +5,8 @@ import torch.nn as nn
 
 from pa3report.measurements import large
 
+from ..runkit import run, runs
+
 
 class Constant(nn.Module):
     """Scores that always pick palette colour `k`, at the input's own size."""
@@ -34,9 +36,11 @@ def test_sample_photos_are_square_and_in_range():
     assert photos.shape == (2, 3, 64, 64) and 0 <= photos.min() and photos.max() <= 1
 
 
-def test_view_names_every_size():
-    v = large.view(None)
-    assert set(v) == set(large.KEYS) and v["photos_256"]["size"] == 256 and v["horses_64"]["images"] == 0
+def test_view_names_every_size_and_the_run():
+    rs = runs(run("unet", measured=(("large", ""),)), run("cnn", model="CNN"))
+    v = large.view(None, large.MEASUREMENT.networks(rs))
+    assert set(v) == {"run", *large.KEYS} and v["photos_256"]["size"] == 256 and v["horses_64"]["images"] == 0
+    assert v["run"] == "unet" and large.view(None, ())["run"] == "n/a"
 
 
 def test_chroma_only_keeps_the_full_size_lightness_and_the_small_colour():
@@ -62,5 +66,5 @@ def test_every_way_has_accuracy_and_colour_difference():
     res = large.colourize_large(Constant(1, 2), rgb, palette)
     assert res["de_direct"] == res["de_via32"] == 0.0  # all red, as the truth
     assert res["chroma"].shape == (1, 3, 64, 64) and res["de_chroma"] > 0  # grey's lightness is not red's
-    v = large.view(None)
+    v = large.view(None, ())
     assert {"acc_chroma", "de_chroma", "de_direct"} <= set(v["horses_64"])

@@ -6,6 +6,8 @@ import torch
 
 from pa3report.measurements import rebalance
 
+from ..runkit import run, runs
+
 
 def test_accuracy_overall_balanced_and_on_rare_colours():
     truth = torch.tensor([0] * 8 + [1] * 1 + [2] * 1)  # colour 0 common; 1 and 2 rare (under 1/3 each)
@@ -19,5 +21,7 @@ def test_accuracy_overall_balanced_and_on_rare_colours():
 
 
 def test_view_names_both_losses():
-    v = rebalance.view(None)
+    rs = runs(run("p3_unet", measured=(("rebalance", "plain"),)),
+              run("p3_unet_rebalanced", loss="rebalanced", measured=(("rebalance", "rebalanced"),)))
+    v = rebalance.view(None, rebalance.MEASUREMENT.networks(rs))
     assert {"p3_unet", "p3_unet_rebalanced"} <= set(v) and not v["p3_unet_rebalanced"]["available"]

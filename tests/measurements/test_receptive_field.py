@@ -11,6 +11,8 @@ import torch.nn as nn
 from pa3report.measurements import receptive_field as rf
 from pa3report.models import CNN, build_model
 
+from ..runkit import run, runs
+
 
 def convs(*kernels: int) -> nn.Sequential:
     return nn.Sequential(*(nn.Conv2d(1, 1, k, padding=k // 2) for k in kernels))
@@ -154,13 +156,16 @@ def test_radius_holding_counts_squares_around_the_centre():
 
 
 def test_view_names_every_field_and_reads_a_result():
-    empty = rf.view(None)
+    rs = runs(run("p2_cnn", model="CNN", measured=(("receptive_field", "CNN"),)),
+              run("p3_unet", measured=(("receptive_field", "UNet"),)))
+    nets = rf.MEASUREMENT.networks(rs)
+    empty = rf.view(None, nets)
     assert math.isnan(empty["p3_unet"]) and math.isnan(empty["nets"]["p2_cnn"]["erf90"])
     assert set(empty["nets"]["p3_unet"]["blocks"]) == set(CNN(3, 2).wiring)
     net = build_model("CNN", 3, 2, 1, 24)
     found = {"p2_cnn": rf.analyse(net, torch.rand(3, 1, 32, 32))}
-    v = rf.view(found)["nets"]["p2_cnn"]
+    v = rf.view(found, nets)["nets"]["p2_cnn"]
     assert (v["theory_min"], v["theory"], v["standard"], v["period"]) == (30, 34, 32, 4)
-    assert (v["measured_min"], v["measured_max"]) == (30, 34) and rf.view(found)["p2_cnn"] == 34
+    assert (v["measured_min"], v["measured_max"]) == (30, 34) and rf.view(found, nets)["p2_cnn"] == 34
     assert v["blocks"]["rfconv"] == 18 and v["images"] == 3 and 0 <= v["erf50"] <= v["erf90"] <= 32
     assert found["p2_cnn"]["box"] == [1, 30, 1, 30]  # pixel 16 of 32: the short field, inside the image

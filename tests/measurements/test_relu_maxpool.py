@@ -8,6 +8,8 @@ import torch.nn as nn
 from pa3report.measurements import relu_maxpool
 from pa3report.models import RegressionCNN
 
+from ..runkit import run, runs
+
 
 def test_swapping_changes_nothing_but_order():
     torch.manual_seed(0)
@@ -21,8 +23,10 @@ def test_swapping_changes_nothing_but_order():
 
 
 def test_view_before_it_is_computed():
-    v = relu_maxpool.view(None)
-    assert set(v) == set(relu_maxpool.FIELDS) and all(x != x for x in v.values())
+    rs = runs(run("reg", model="RegressionCNN", task="regression", measured=(("relu_maxpool", ""),)))
+    v = relu_maxpool.view(None, relu_maxpool.MEASUREMENT.networks(rs))
+    assert set(v) == {"run", *relu_maxpool.FIELDS} and v["run"] == "reg"
+    assert all(v[k] != v[k] for k in relu_maxpool.FIELDS)
 
 
 def test_a_non_monotone_order_would_be_caught():

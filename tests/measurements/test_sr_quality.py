@@ -6,6 +6,17 @@ import torch
 
 from pa3report.measurements import sr_quality
 
+from ..runkit import run, runs
+
+SR = {"task": "super_resolution"}
+
+
+def networks():
+    rs = runs(run("p4_sr_cnn", model="CNN", **SR, measured=(("sr_quality", "CNN"),)),
+              run("p4_sr_unet", **SR, measured=(("sr_quality", "UNet"),)),
+              run("p4_sr_unet_rgb", **SR, loss="mse", measured=(("sr_quality", "UNet, RGB"),)))
+    return sr_quality.MEASUREMENT.networks(rs)
+
 
 def test_known_psnr_ssim_and_palette_accuracy():
     truth = torch.full((2, 3, 16, 16), 0.5)
@@ -21,7 +32,8 @@ def test_known_psnr_ssim_and_palette_accuracy():
 
 def test_view_has_every_method_and_the_ceiling():
     v = sr_quality.view({"bicubic": {"psnr": 20.0, "ssim": 0.6, "palette_acc": 42.0},
-                         "p4_sr_unet": {"psnr": [21.0, 22.0], "ssim": [0.7, 0.7], "palette_acc": [45.0, 46.0]}})
+                         "p4_sr_unet": {"psnr": [21.0, 22.0], "ssim": [0.7, 0.7], "palette_acc": [45.0, 46.0]}},
+                        networks())
     assert [name for name in v] == ["p4_sr_cnn", "p4_sr_unet", "p4_sr_unet_rgb", "bicubic", "bilinear", "nearest",
                                     "ceiling"]
     assert v["bicubic"]["sd"]["psnr"] == 0.0 and v["p4_sr_unet"]["psnr"] == 21.5 and v["p4_sr_unet"]["seeds"] == 2
@@ -44,6 +56,7 @@ def test_the_lowest_colour_difference_is_the_best():
              "p4_sr_unet": {"psnr": [21.0, 22.0], "ssim": [0.7, 0.7], "palette_acc": [45.0, 46.0],
                             "delta_e": [7.0, 7.5]},
              "ceiling": {"psnr": 25.0, "ssim": 0.9, "palette_acc": 100.0, "delta_e": 3.0}}
-    (table,) = sr_quality.show(Page.__new__(Page), found, sr_quality.view(found))
+    nets = networks()
+    (table,) = sr_quality.show(Page.__new__(Page), found, sr_quality.view(found, nets), nets)
     rows = {row[0]["text"]: row for row in table["rows"]}
     assert rows["UNet"][-1]["best"] and not rows["bicubic interpolation"][-1]["best"]
