@@ -144,10 +144,13 @@ def _inconsistent(meta: Mapping[str, Any], history: pd.DataFrame) -> str | None:
 
 def _read(folder: Path, fingerprint: str) -> tuple[RunMeta, pd.DataFrame] | str:
     """The meta and history of a complete result folder, or why it cannot count as one."""
-    problem = _unsealed(folder)
+    try:
+        raw = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return "meta.json is unreadable"
+    problem = _unsealed(folder, raw)
     if problem is not None:
         return problem
-    raw = json.loads((folder / "meta.json").read_text())
     if raw.get("fingerprint") != fingerprint:
         return "its fingerprint does not match its folder"
     try:
@@ -163,12 +166,11 @@ def _read(folder: Path, fingerprint: str) -> tuple[RunMeta, pd.DataFrame] | str:
         return f"meta.json holds a value of the wrong type ({exc})"
 
 
-def _unsealed(folder: Path) -> str | None:
-    """Why a result file is missing or differs from its recorded checksum, or None."""
+def _unsealed(folder: Path, meta: Any) -> str | None:
+    """Why a result file is missing or differs from the checksum meta.json records, or None."""
     try:
-        meta = json.loads((folder / "meta.json").read_text())
-        files = meta["files"]
-    except (OSError, ValueError, KeyError, TypeError):
+        files = dict(meta["files"])
+    except (KeyError, TypeError, ValueError):
         return "meta.json is unreadable"
     for fname in RESULT_FILES:
         path = folder / fname
